@@ -350,13 +350,13 @@ def train(cfg: dict, output_dir=None) -> dict:
     out = Path(output_dir or default_output_dir(cfg))
     out.mkdir(parents=True, exist_ok=True)
     final_path = out / "final.json"
-    if final_path.exists():
-        print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
-        return json.loads(final_path.read_text())
     cfg_text = yaml.safe_dump(cfg, sort_keys=True)
     if (out / "config.yaml").exists() and (out / "config.yaml").read_text() != cfg_text:
         raise ConfigError(f"{out} holds a run with a different config ({out / 'config.yaml'}); "
                           f"choose another --output-dir or delete that folder")
+    if final_path.exists():
+        print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
+        return json.loads(final_path.read_text())
     atomic_write_bytes(out / "config.yaml", cfg_text.encode())
 
     if cfg["threads"]:
@@ -459,10 +459,10 @@ def train(cfg: dict, output_dir=None) -> dict:
     finally:
         log.close()
 
-    result = evaluate_run(model, cfg, device)
+    result = evaluate_run(model, cfg, device, out)
     result["train_seconds_logged"] = _logged_seconds(out / "metrics.jsonl")
     atomic_write_json(final_path, result)
-    print(f"[jepa_torus] {out}: " + ", ".join(f"{k}={result[k]:.4f}" for k in ("linear_probe", "knn") if k in result))
+    print(f"[jepa_torus] {out}: " + ", ".join(f"{k}={result[k]:.4f}" for k in ("linear_probe", "knn_accuracy") if k in result))
     return result
 
 
@@ -489,8 +489,10 @@ def _logged_seconds(path: Path) -> float:
     return total
 
 
-def evaluate_run(model: M.JEPA, cfg: dict, device) -> dict:
-    """Probes on the final encoder (no epoch selection: the test set is scored once)."""
+def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) -> dict:
+    """Probes and geometry of the final encoder (no epoch selection: the test set is scored
+    once).  With ``out_dir`` the topology subsample of test features is saved as
+    features.npz for the analysis notebook."""
     from . import metrics
 
     ev = cfg["eval"]
@@ -503,10 +505,19 @@ def evaluate_run(model: M.JEPA, cfg: dict, device) -> dict:
     info = train_split.info
     f_tr = extract_features(model, train_split.images[tr].to(device), info)
     f_te = extract_features(model, test_split.images[te].to(device), info)
+    y_tr, y_te = train_split.labels[tr].numpy(), test_split.labels[te].numpy()
     angles = None if test_split.angles is None else test_split.angles[te].numpy()
-    res = metrics.evaluate(f_tr, train_split.labels[tr].numpy(), f_te, test_split.labels[te].numpy(),
-                           angles=angles, knn_k=ev["knn_k"], topology_points=ev["topology_points"],
-                           landmarks=ev["landmarks"], analysis=ev["analysis"])
+    if ev["analysis"]:
+        res = metrics.evaluate(f_tr, y_tr, f_te, y_te, test_angles=angles, n_topology=ev["topology_points"],
+                               knn_k=ev["knn_k"], persistence_kwargs={"n_landmarks": ev["landmarks"]})
+    else:
+        res = {"linear_probe": metrics.linear_probe(f_tr, y_tr, f_te, y_te),
+               "knn_accuracy": metrics.knn_accuracy(f_tr, y_tr, f_te, y_te, k=ev["knn_k"]),
+               "effective_rank": metrics.effective_rank(f_te)}
+    if out_dir is not None:
+        keep = np.random.default_rng(0).permutation(len(f_te))[: ev["topology_points"]]
+        np.savez_compressed(Path(out_dir) / "features.npz", features=f_te[keep], labels=y_te[keep],
+                            **({} if angles is None else {"angles": angles[keep]}))
     res.update({"config": cfg["name"], "profile": cfg["profile"], "dataset": cfg["dataset"], "seed": cfg["seed"]})
     return res
 

@@ -1,0 +1,5 @@
+import JepaTorus.Spectrum
+import JepaTorus.TorusGraph
+import JepaTorus.Fourier
+import JepaTorus.Euler
+import JepaTorus.Diversity

@@ -1,24 +1,113 @@
 # jepa-torus: the experiment graph.  `make test` and `make paper` install what they need.
+#
+#   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
+#   make runs | bench | tables | figures | reports | lean | clean
+#
+# Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
+# by jepa_torus.plan): a finished run is not redone, an interrupted one resumes, -j is safe.
 SHELL := /bin/bash
 PYTHON ?= python3
+PROFILE ?= cpu
+JOBS ?= 2
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUNS_DIR := runs/$(PROFILE)
+REPORTS := reports/$(PROFILE)
+GEN := paper/generated/$(PROFILE)
+PDF := paper/main-$(PROFILE).pdf
+BENCH_ARGS_smoke := --dims 64 256 --repeats 2
+BENCH_ARGS_cpu := --repeats 5 --threads 1
+BENCH_ARGS_gpu := --repeats 5
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern latexmk
 
-.PHONY: test paper lean clean help
-
+.PHONY: help test paper runs bench tables figures reports lean clean clean-all sysdeps texdeps
 help:
-	@echo "make test   - create .venv if needed, install, run the test suite"
-	@echo "make paper  - run every experiment and build paper/main.pdf (PROFILE=cpu|gpu|smoke)"
+	@sed -n '2,8p' Makefile
 
+# ---------------------------------------------------------------- environment
 # The venv is rebuilt only when the dependency list changes.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,paper]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
-test: $(STAMP)
+# Debian packages: Fashion-MNIST and TeX Live.  Installed when we are root with apt-get,
+# otherwise named in a clear message (the data loader can also download Fashion-MNIST).
+sysdeps:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "$$JEPA_TORUS_DATA" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq dataset-fashion-mnist || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null \
+	      || echo "note: could not install dataset-fashion-mnist; set JEPA_TORUS_DATA or run with download enabled"; \
+	  else echo "note: Fashion-MNIST not found: sudo apt-get install dataset-fashion-mnist, or set JEPA_TORUS_DATA"; fi; fi
+
+texdeps:
+	@if ! command -v latexmk >/dev/null || ! kpsewhich lmodern.sty booktabs.sty natbib.sty >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing TeX Live (about 2 minutes): $(TEX_PACKAGES)"; \
+	    (apt-get install -y -qq $(TEX_PACKAGES) || (apt-get update -qq && apt-get install -y -qq $(TEX_PACKAGES))) >/dev/null; \
+	  else echo "error: LaTeX is missing; install: sudo apt-get install $(TEX_PACKAGES)"; exit 1; fi; fi
+
+# ---------------------------------------------------------------- tests
+test: $(STAMP) sysdeps
 	$(PY) -m pytest -q
 
-paper:
-	@echo "make paper: not built yet (see the issue on the paper pipeline)"; exit 1
+# ---------------------------------------------------------------- experiments
+PAPER_GOALS := paper runs bench tables figures reports
+ifneq ($(filter $(PAPER_GOALS) $(RUNS_DIR)/% $(REPORTS)/% $(PDF),$(MAKECMDGOALS)),)
+-include $(RUNS_DIR)/plan.mk
+endif
+$(RUNS_DIR)/plan.mk: jepa_torus/plan.py | $(STAMP)
+	@mkdir -p $(@D)
+	$(PY) -m jepa_torus.plan makefile --profile $(PROFILE) > $@.tmp && mv $@.tmp $@
+
+runs: $(RUNS_$(PROFILE))
+bench: $(RUNS_DIR)/bench_losses.json
+
+$(RUNS_DIR)/bench_losses.json: tests/bench_losses.py jepa_torus/losses.py | $(STAMP)
+	@mkdir -p $(@D)
+	$(PY) tests/bench_losses.py $(BENCH_ARGS_$(PROFILE)) --out $@
+
+# The analysis notebooks read every run; figures.ipynb also writes the tables and macros.
+NB_DEPS := $(RUNS_$(PROFILE)) jepa_torus/report.py jepa_torus/metrics.py
+$(REPORTS)/analyze.html: notebooks/analyze.ipynb $(NB_DEPS)
+	$(PY) -m jepa_torus.plan notebook analyze --profile $(PROFILE)
+$(REPORTS)/ablate.html: notebooks/ablate.ipynb $(NB_DEPS)
+	$(PY) -m jepa_torus.plan notebook ablate --profile $(PROFILE)
+$(REPORTS)/figures.html: notebooks/figures.ipynb $(NB_DEPS) $(RUNS_DIR)/bench_losses.json paper/data/original_results.csv
+	$(PY) -m jepa_torus.plan notebook figures --profile $(PROFILE)
+
+tables figures: $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html
+reports: $(REPORTS)/index.html
+$(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)/figures.html
+	$(PY) -m jepa_torus.plan index --profile $(PROFILE)
+
+# ---------------------------------------------------------------- paper
+$(PDF): paper/main.tex paper/refs.bib $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html | texdeps
+	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -jobname=main-$(PROFILE) \
+	  -pdflatex='pdflatex %O "\def\profile{$(PROFILE)}\input{%S}"' main.tex >/dev/null \
+	  || (tail -40 main-$(PROFILE).log; exit 1)
+
+# `make paper` uses JOBS cores for the runs by itself (make -j$(JOBS) runs).
+paper: $(STAMP) sysdeps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j$(JOBS) runs bench && \
+	$(MAKE) --no-print-directory -j$(JOBS) reports && \
+	$(MAKE) --no-print-directory $(PDF) && cp $(PDF) paper/main.pdf && \
+	$(MAKE) --no-print-directory lean && \
+	echo "make paper PROFILE=$(PROFILE): done in $$(( ($$(date +%s) - start) / 60 )) min; paper/main.pdf, $(REPORTS)/index.html"
+
+# ---------------------------------------------------------------- Lean
+lean:
+	@if command -v lake >/dev/null; then cd lean && lake exe cache get && lake build; \
+	else echo "lean: no Lean toolchain (lake) on PATH; the proofs in lean/ were not checked here."; \
+	  echo "      install elan (curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh)"; \
+	  echo "      then: make lean   (CI: .github/workflows/lean.yml)"; fi
+
+# ---------------------------------------------------------------- cleaning
+clean:  # generated tables, figures, reports and PDFs of PROFILE; runs are kept
+	rm -rf $(REPORTS) $(GEN) figures/$(PROFILE) $(PDF)
+	cd paper && latexmk -C -jobname=main-$(PROFILE) main.tex >/dev/null 2>&1 || true
+clean-all: clean  # also the runs of PROFILE (hours of CPU for PROFILE=cpu)
+	rm -rf $(RUNS_DIR)

@@ -79,8 +79,10 @@ def runs_for(profile: str) -> list[Run]:
                         for lam in LAMBDAS]
             if "predictor" in groups:
                 out.append(Run("hamjepa_mlp", dataset, seed, "predictor"))
-            if "baseline" in groups:  # the untrained encoder: same architecture, 0 epochs
+            if "baseline" in groups:  # the untrained encoder (same architecture, 0 epochs) and raw pixels
                 out.append(Run("baseline_vicreg", dataset, seed, "baseline", (("epochs", 0),), "random_init"))
+                if seed == spec["seeds"][0]:  # deterministic: one seed is enough
+                    out.append(Run("raw_pixels", dataset, seed, "baseline"))
     return out
 
 

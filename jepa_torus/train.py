@@ -50,6 +50,7 @@ DEFAULTS: dict = {
     "name": None,                 # run name; default: the config file's stem
     "dataset": "fashion_mnist",   # fashion_mnist | cifar10 | cifar100 | torus_world
     "data_root": None,            # folder with the data files (else $JEPA_TORUS_DATA, system paths)
+    "download": False,            # fetch a missing Fashion-MNIST/CIFAR file (checksummed); Colab sets it
     "train_subset": 0,            # >0: train on a fixed random subset of this many images
     "model": dict(M.DEFAULTS),    # see jepa_torus.models (in_channels follows the data set)
     "loss": {"type": "vicreg"},   # see jepa_torus.losses.build_loss
@@ -76,9 +77,13 @@ DEFAULTS: dict = {
         "topology_points": 1000,  # test features subsampled for PH, ID, spectral gap ratio
         "landmarks": 300,         # maxmin landmarks for persistent homology
         "analysis": True,         # False: probes and effective rank only
+        "features": "encoder",    # "encoder": h of the trained model; "pixels": the raw-pixel baseline
     },
 }
 PROFILE_NAMES = ("smoke", "cpu", "gpu")
+# Keys that change how a run is executed or shown, not what it computes: a run may be
+# resumed with other values for them.
+OPERATIONAL_KEYS = {"threads", "progress", "log_every", "checkpoint_minutes", "data_root", "download", "device"}
 
 
 class ConfigError(ValueError):
@@ -345,15 +350,23 @@ class Objective(torch.nn.Module):
 
 
 # --------------------------------------------------------------------------- run
+def load_split(cfg: dict, split: str) -> D.Split:
+    kw = {} if cfg["dataset"] == "torus_world" else {"download": cfg["download"]}
+    return D.load_dataset(cfg["dataset"], split, root=cfg["data_root"], **kw)
+
+
 def train(cfg: dict, output_dir=None) -> dict:
     """Train (or resume, or skip if finished) the run of ``cfg``; returns final.json's dict."""
     out = Path(output_dir or default_output_dir(cfg))
     out.mkdir(parents=True, exist_ok=True)
     final_path = out / "final.json"
     cfg_text = yaml.safe_dump(cfg, sort_keys=True)
-    if (out / "config.yaml").exists() and (out / "config.yaml").read_text() != cfg_text:
-        raise ConfigError(f"{out} holds a run with a different config ({out / 'config.yaml'}); "
-                          f"choose another --output-dir or delete that folder")
+    if (out / "config.yaml").exists():
+        old = yaml.safe_load((out / "config.yaml").read_text())
+        changed = sorted(k for k in set(old) | set(cfg) if k not in OPERATIONAL_KEYS and old.get(k) != cfg.get(k))
+        if changed:
+            raise ConfigError(f"{out} holds a run with a different config (keys {changed} differ from "
+                              f"{out / 'config.yaml'}); choose another --output-dir or delete that folder")
     if final_path.exists():
         print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
         return json.loads(final_path.read_text())
@@ -363,7 +376,7 @@ def train(cfg: dict, output_dir=None) -> dict:
         torch.set_num_threads(cfg["threads"])
     device = pick_device(cfg["device"])
     torch.use_deterministic_algorithms(True, warn_only=True)
-    train_split = D.load_dataset(cfg["dataset"], "train", root=cfg["data_root"])
+    train_split = load_split(cfg, "train")
     if cfg["train_subset"]:
         keep = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(12345))[:cfg["train_subset"]]
         train_split = D.Split(train_split.images[keep], train_split.labels[keep], train_split.info,
@@ -496,15 +509,18 @@ def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) 
     from . import metrics
 
     ev = cfg["eval"]
-    root = cfg["data_root"]
-    train_split = D.load_dataset(cfg["dataset"], "train", root=root)
-    test_split = D.load_dataset(cfg["dataset"], "test", root=root)
+    train_split, test_split = load_split(cfg, "train"), load_split(cfg, "test")
     g = torch.Generator().manual_seed(0)  # the same probe subsets for every run
     tr = torch.randperm(len(train_split), generator=g)[: ev["probe_train"] or None]
     te = torch.randperm(len(test_split), generator=g)[: ev["probe_test"] or None]
     info = train_split.info
-    f_tr = extract_features(model, train_split.images[tr].to(device), info)
-    f_te = extract_features(model, test_split.images[te].to(device), info)
+    if ev["features"] == "pixels":  # the baseline every SSL number must beat
+        f_tr, f_te = (normalize(s.images[i], info).flatten(1).numpy() for s, i in ((train_split, tr), (test_split, te)))
+    elif ev["features"] == "encoder":
+        f_tr = extract_features(model, train_split.images[tr].to(device), info)
+        f_te = extract_features(model, test_split.images[te].to(device), info)
+    else:
+        raise ConfigError(f"eval.features must be 'encoder' or 'pixels', got {ev['features']!r}")
     y_tr, y_te = train_split.labels[tr].numpy(), test_split.labels[te].numpy()
     angles = None if test_split.angles is None else test_split.angles[te].numpy()
     if ev["analysis"]:

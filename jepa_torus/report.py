@@ -1,0 +1,250 @@
+"""From run folders to the paper: collect final.json files, summarise over seeds, and
+write LaTeX tables and macros.  Every number in the paper passes through here.
+
+    records = collect("cpu")                 # one dict per finished run
+    summary = summarize(records)             # (dataset, name) -> metric -> Stat
+    write_generated("cpu", records)          # paper/generated/cpu/{macros,table_*}.tex
+
+Table bodies are complete ``tabular`` environments (captions stay in main.tex); macros are
+``\\newcommand``s plus a lookup ``\\R{dataset}{config}{metric}`` so the prose never types a
+number (the CSV_Wrangling pattern, one generated file of macros).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .geometry import spectral_gap
+from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES
+
+REPO = Path(__file__).resolve().parent.parent
+
+DISPLAY = {
+    "baseline_vicreg": "VICReg", "baseline_sigreg": "SIGReg", "hybrid": "Hybrid VICReg$\\to$SIGReg",
+    "toroidal_N8": "Toroidal $N{=}8$", "toroidal_N12": "Toroidal $N{=}12$", "toroidal_N16": "Toroidal $N{=}16$",
+    "toroidal_head_N12": "Toroidal $N{=}12$ + torus head", "hamjepa": "Hamiltonian predictor",
+    "hamjepa_mlp": "MLP predictor (matched)", "baseline_vicreg_random_init": "Random-init encoder",
+    "raw_pixels": "Raw pixels",
+}
+# macro metric name -> (final.json key, scale, decimals, column header)
+METRICS = {
+    "linear": ("linear_probe", 100, 1, "Linear (\\%)"),
+    "knn": ("knn_accuracy", 100, 1, "$k$NN@20 (\\%)"),
+    "erank": ("effective_rank", 1, 1, "Eff.\\ rank"),
+    "betti": ("betti", None, None, "Betti"),
+    "sgr": ("spectral_gap_ratio", 1, 2, "SGR"),
+    "id": ("intrinsic_dimension_mle", 1, 1, "ID"),
+    "tscore": ("torus_score", 1, 2, "Torus score"),
+    "circ": ("circular_decoding", 1, 2, "Circ.\\ $R^2$"),
+}
+
+
+@dataclass
+class Stat:
+    values: list
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def sd(self) -> float:
+        return statistics.stdev(self.values) if self.n > 1 else float("nan")
+
+    def fmt(self, scale: float, decimals: int) -> str:
+        m = f"{self.mean * scale:.{decimals}f}"
+        return m if self.n < 2 else f"{m} $\\pm$ {self.sd * scale:.{decimals}f}"
+
+
+def collect(profile: str) -> list[dict]:
+    """Every finished run of a profile (runs/<profile>/<dataset>/<name>/seed<k>/final.json)."""
+    out = []
+    for path in sorted((REPO / "runs" / profile).glob("*/*/seed*/final.json")):
+        rec = json.loads(path.read_text())
+        rec["name"] = path.parent.parent.name
+        rec["dataset"] = path.parent.parent.parent.name
+        rec["run_dir"] = str(path.parent)
+        out.append(rec)
+    return out
+
+
+def summarize(records: list[dict]) -> dict:
+    """(dataset, name) -> {metric key -> Stat over seeds, "betti" -> list of tuples}."""
+    table: dict = {}
+    for rec in records:
+        row = table.setdefault((rec["dataset"], rec["name"]), {})
+        for key, (field, *_rest) in METRICS.items():
+            if field in rec and rec[field] is not None:
+                if key == "betti":
+                    row.setdefault(key, []).append(tuple(rec[field]))
+                else:
+                    row.setdefault(key, Stat([])).values.append(float(rec[field]))
+    return table
+
+
+def fmt_betti(tuples: list) -> str:
+    """The most common signature, with how many seeds gave it: "(1,2,1) 3/3"."""
+    best = max(set(tuples), key=tuples.count)
+    s = "(" + ",".join(map(str, best)) + ")"
+    return s if len(tuples) == 1 else f"{s} {tuples.count(best)}/{len(tuples)}"
+
+
+def cell(row: dict, metric: str) -> str:
+    if metric not in row:
+        return "--"
+    if metric == "betti":
+        return fmt_betti(row["betti"])
+    _, scale, dec, _ = METRICS[metric]
+    return row[metric].fmt(scale, dec)
+
+
+def tabular(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    align = align or "l" + "c" * (len(header) - 1)
+    lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule", " & ".join(header) + " \\\\", "\\midrule"]
+    lines += [" & ".join(r) + " \\\\" for r in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def metric_table(summary: dict, dataset: str, names: list[str], metrics: list[str], first: str = "Method",
+                 labels: dict | None = None) -> str:
+    rows = []
+    for name in names:
+        row = summary.get((dataset, name))
+        if row is None:
+            continue
+        rows.append([(labels or DISPLAY).get(name, name)] + [cell(row, m) for m in metrics])
+    return tabular([first] + [METRICS[m][3] for m in metrics], rows)
+
+
+def original_table() -> str:
+    """The original repository's published numbers (theirs, transcribed; not our runs)."""
+    path = REPO / "paper" / "data" / "original_results.csv"
+    with open(path) as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    header = ["Config (theirs)", "Linear (\\%)", "Eff.\\ rank", "raw $\\lambda_1$", "Torus score", "Betti", "ID"]
+    body = [[r["config"].replace("_", "\\_"), r["linear_acc"], r["eff_rank"], r["raw_lambda1"], r["torus_score"],
+             r["betti"], r["intrinsic_dim"]] for r in rows]
+    return tabular(header, body)
+
+
+def _macro(name: str, value) -> str:
+    return f"\\newcommand{{\\{name}}}{{{value}}}"
+
+
+def _run_config(records: list[dict], dataset: str) -> dict | None:
+    for rec in records:
+        if rec["dataset"] == dataset and rec["name"] in MAIN:
+            return yaml.safe_load((Path(rec["run_dir"]) / "config.yaml").read_text())
+    return None
+
+
+def profile_description(profile: str, records: list[dict]) -> str:
+    parts = []
+    for dataset in PROFILES[profile]:
+        cfg = _run_config(records, dataset)
+        if cfg is None:
+            continue
+        enc = cfg["model"]["encoder"]
+        kw = cfg["model"]["encoder_kwargs"]
+        arch = f"ConvNet {'-'.join(map(str, kw.get('widths', [])))}" if enc == "convnet" else f"ResNet-18 (width {kw.get('width', 64)})"
+        sub = f" on {cfg['train_subset']} images" if cfg["train_subset"] else ""
+        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}")
+    return f"\\texttt{{{profile}}} profile (" + "; ".join(parts) + ")"
+
+
+def wall_minutes(profile: str) -> float:
+    path = REPO / "reports" / profile / "timings.jsonl"
+    if not path.exists():
+        return float("nan")
+    return sum(json.loads(x)["seconds"] for x in path.read_text().splitlines()) / 60
+
+
+def macros(profile: str, records: list[dict], summary: dict) -> str:
+    lines = ["% generated by jepa_torus.report; do not edit", _macro("ProfileName", profile),
+             _macro("ProfileDescription", profile_description(profile, records))]
+    for dataset, key in (("fashion_mnist", "Fmnist"), ("torus_world", "Torus")):
+        seeds = {r["seed"] for r in records if r["dataset"] == dataset and r["name"] in MAIN}
+        cfg = _run_config(records, dataset)
+        lines.append(_macro(f"NumSeeds{key}", len(seeds)))
+        lines.append(_macro(f"Epochs{key}", cfg["epochs"] if cfg else "--"))
+    for n, word in ((8, "Eight"), (12, "Twelve"), (16, "Sixteen")):
+        lines.append(_macro(f"Gap{word}", f"{spectral_gap(n):.3f}"))
+    for name, key in (("raw_pixels", "Raw"), ("baseline_vicreg_random_init", "Random")):
+        row = summary.get(("fashion_mnist", name), {})
+        lines.append(_macro(f"{key}Linear", cell(row, "linear")))
+        lines.append(_macro(f"{key}Knn", cell(row, "knn")))
+    lines.append(_macro("WallMinutes", f"{wall_minutes(profile):.0f}"))
+    lines.append("\\newcommand{\\R}[3]{\\ifcsname R@#1@#2@#3\\endcsname\\csname R@#1@#2@#3\\endcsname"
+                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no result #1/#2/#3}\\fi}")
+    lines.append("\\newcommand{\\Best}[2]{\\ifcsname B@#1@#2\\endcsname\\csname B@#1@#2\\endcsname"
+                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no best #1/#2}\\fi}")
+    for (dataset, name), row in sorted(summary.items()):
+        dkey = DATASET_KEYS.get(dataset, dataset)
+        for metric in METRICS:
+            if metric in row:
+                lines.append(f"\\expandafter\\def\\csname R@{dkey}@{name}@{metric}\\endcsname{{{cell(row, metric)}}}")
+    for dataset in {d for d, _ in summary}:
+        dkey = DATASET_KEYS.get(dataset, dataset)
+        for metric in ("linear", "knn", "erank", "tscore", "circ"):
+            cands = [(row[metric].mean, name) for (d, name), row in summary.items()
+                     if d == dataset and name in MAIN and metric in row and not math.isnan(row[metric].mean)]
+            if cands:
+                lines.append(f"\\expandafter\\def\\csname B@{dkey}@{metric}\\endcsname{{{DISPLAY[max(cands)[1]]}}}")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_protocol(records: list[dict]) -> str:
+    params = next((r["persistence"]["params"] for r in records if "persistence" in r), None)
+    if params is None:
+        return "(no run with topology metrics in this profile)\n"
+    items = ", ".join(f"\\texttt{{{k.replace('_', '-')}}}$={v}$" for k, v in sorted(params.items()))
+    n_top = next(r["n_topology"] for r in records if "n_topology" in r)
+    return (f"Persistent homology used {n_top} test points per run and these parameters: {items}.\n")
+
+
+def write_generated(profile: str, records: list[dict] | None = None) -> Path:
+    """Write paper/generated/<profile>/*.tex from the runs of a profile."""
+    records = collect(profile) if records is None else records
+    summary = summarize(records)
+    out = REPO / "paper" / "generated" / profile
+    out.mkdir(parents=True, exist_ok=True)
+    full = ["linear", "knn", "erank", "betti", "sgr", "id", "tscore"]
+    files = {
+        "macros": macros(profile, records, summary),
+        "table_main_fmnist": metric_table(summary, "fashion_mnist", MAIN, full),
+        "table_main_torus": metric_table(summary, "torus_world", MAIN, full + ["circ"]),
+        "table_ablation_lambda": metric_table(
+            summary, "torus_world", [f"toroidal_N12_lam{x:g}" for x in LAMBDAS[:2]] + ["toroidal_N12"] +
+            [f"toroidal_N12_lam{x:g}" for x in LAMBDAS[2:]], ["linear", "knn", "erank", "tscore", "circ"],
+            first="$\\lambda_{\\mathrm{torus}}$",
+            labels={**{f"toroidal_N12_lam{x:g}": f"{x:g}" for x in LAMBDAS}, "toroidal_N12": "1"}),
+        "table_ablation_grid": metric_table(
+            summary, "torus_world", ["baseline_vicreg", "toroidal_N8", "toroidal_N12", "toroidal_N16"],
+            ["linear", "knn", "erank", "tscore", "circ"], first="Grid",
+            labels={"baseline_vicreg": "VICReg ($W{=}1$)", "toroidal_N8": f"$N{{=}}8$, $\\lambda_1={spectral_gap(8):.3f}$",
+                    "toroidal_N12": f"$N{{=}}12$, $\\lambda_1={spectral_gap(12):.3f}$",
+                    "toroidal_N16": f"$N{{=}}16$, $\\lambda_1={spectral_gap(16):.3f}$"}),
+        "table_ablation_predictor": metric_table(summary, "torus_world", ["hamjepa", "hamjepa_mlp"],
+                                                 ["linear", "knn", "erank", "tscore", "circ"], first="Predictor"),
+        "table_baselines": "\n".join(
+            metric_table(summary, ds, ["raw_pixels", "baseline_vicreg_random_init"] + MAIN, ["linear", "knn"],
+                         first=ds.replace("_", "-")) for ds in ("fashion_mnist",)),
+        "table_original": original_table(),
+        "metrics_protocol": metrics_protocol(records),
+    }
+    for name, text in files.items():
+        tmp = out / f".{name}.tex.tmp"
+        tmp.write_text(text)
+        tmp.replace(out / f"{name}.tex")
+    return out

@@ -306,7 +306,7 @@ def persistence(
     maxdim: int = 2,
     n_landmarks: int = 200,      # maxmin landmarks; 300 is ~3x slower (ripser H2 cost ~ L^3)
     pca_dim: int | None = None,  # project on the top principal axes first (Gardner et al.: 6)
-    coeff: int = 47,             # a prime != 2, so a Klein bottle does not pass as a torus
+    coeff: int = 47,             # a prime != 2: a Klein bottle has no H2 class (tested), a torus does
     null: str = "gaussian",      # or "shuffle" (Gardner et al. 2022)
     n_null: int = 3,             # null draws; the longest bar over all of them is the floor
     margin: float = 1.5,         # a feature must outlive the null floor by this factor

@@ -3,7 +3,8 @@
 Claims checked here:
 * Betti numbers (significant, null-calibrated): noisy circle (1, 1, 0), two separated
   circles (2, 2, 0), noisy 2-sphere (1, 0, 1), flat torus in R^4 (1, 2, 1), the same torus
-  rotated into R^64 with noise (1, 2, 1), Gaussian blob (1, 0, 0).
+  rotated into R^64 with noise (1, 2, 1), Gaussian blob (1, 0, 0); a Klein bottle in R^4
+  has a long H2 bar over GF(2) but none over GF(47), hence the default coeff=47.
 * Our maxmin landmarks are ripser's greedy permutation; H0 of the landmark Rips complex
   equals single-linkage merge heights (the identity the component count relies on); b0
   counts components, not points, and ignores isolated outliers.
@@ -53,6 +54,14 @@ def blob(n, seed):
     return np.random.default_rng(seed).standard_normal((n, 4))
 
 
+def klein_bottle(n, seed, big=2.0, small=1.0):
+    """The standard embedding of the Klein bottle in R^4 (a tube whose end is glued flipped)."""
+    u, v = np.random.default_rng(seed).uniform(0, 2 * np.pi, (2, n))
+    ring = big + small * np.cos(v)
+    return np.column_stack([ring * np.cos(u), ring * np.sin(u),
+                            small * np.sin(v) * np.cos(u / 2), small * np.sin(v) * np.sin(u / 2)])
+
+
 # name: (points, expected Betti numbers)
 MANIFOLDS = {
     "circle": (lambda: circle(800, 0), (1, 1, 0)),
@@ -82,6 +91,18 @@ def pers():
 def test_betti_numbers_of_known_manifolds(pers, name):
     res = pers(name)
     assert res.betti == MANIFOLDS[name][1], (res.betti, res.thresholds, [res.lifetimes(k)[:3] for k in range(3)])
+
+
+@pytest.mark.slow
+def test_klein_bottle_has_no_void_over_gf47():
+    # Over GF(2) the Klein bottle has a torus-like H2 class; over GF(47) (the default) it has
+    # none, so it can never score as a torus.  (Its second H1 class over GF(2) and its H2 bar
+    # are both near the significance threshold, so only the robust contrast is asserted.)
+    x = klein_bottle(800, 28)
+    res = M.persistence(x)
+    assert res.betti[2] == 0 and M.torus_score(res) == 0.0
+    h2_gf2 = M._rips(x, 2, 200, 2)[0][2]
+    assert (h2_gf2[:, 1] - h2_gf2[:, 0]).max() > 3 * res.lifetimes(2)[0]
 
 
 def test_betti_numbers_is_the_persistence_counts():

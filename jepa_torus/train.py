@@ -177,6 +177,10 @@ def resolve_config(config_path=None, profile: str = "cpu", overrides: dict | Non
                   experiment, exp_profiles.get(profile), overrides):
         cfg = _merge(cfg, layer or {})
     info = D.dataset_info(cfg["dataset"])  # validates the name
+    try:
+        build_loss(cfg["loss"])  # validates the loss type and its keys before any file is written
+    except ValueError as e:
+        raise ConfigError(f"config section 'loss': {e}") from None
     cfg["model"]["in_channels"] = info.channels
     cfg["profile"] = profile
     return cfg

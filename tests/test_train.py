@@ -105,8 +105,8 @@ def test_config_errors_name_the_key():
         T.resolve_config("configs/nope.yaml", "cpu", {})
     with pytest.raises(T.ConfigError, match="valid profiles"):
         T.resolve_config(None, "huge", {})
-    with pytest.raises(ValueError, match="valid keys"):
-        T.train(tiny("toroidal_N12", loss={"type": "toroidal", "gird_size": 12}), "/nonexistent/never-written")
+    with pytest.raises(T.ConfigError, match=r"'loss'.*gird_size.*valid keys"):
+        tiny("toroidal_N12", loss={"type": "toroidal", "gird_size": 12})
 
 
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):

@@ -149,12 +149,12 @@ def compare(a: Stat, b: Stat, z: float = Z_SEPARATE) -> str:
 
     With at least two seeds on each side: "above" / "below" when |diff| > z * SE, Welch's
     SE = sqrt(sd_a^2/n_a + sd_b^2/n_b), else "level with".  With one seed there is no spread to
-    judge against, and the verdict says so.
+    judge against, and the verdict says so: "nominally above" / "nominally below".
     """
     diff = a.mean - b.mean
     side = "above" if diff > 0 else "below"
     if a.n < 2 or b.n < 2:
-        return f"{side} (one seed, no spread to test against)" if diff != 0 else "equal to (one seed)"
+        return f"nominally {side}" if diff != 0 else "nominally equal to"
     se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
     return side if abs(diff) > z * se else "level with"
 
@@ -294,6 +294,8 @@ def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
         clears &= margin >= MEANINGFUL_MARGIN
         out.append(_macro(f"Margin{key}", f"{'$-$' if margin < 0 else '$+$'}{abs(margin):.1f}"))
     out.append(_macro("MarginVerdict", "clears" if clears else "falls short of"))
+    out.append(_macro("MarginConsequence", "differences between regularisers beyond the seed spread are meaningful"
+                      if clears else "differences between regularisers there are not evidence either way"))
     return out
 
 

@@ -21,8 +21,8 @@ def test_compare_calls_overlapping_seeds_level():
 
 
 def test_compare_with_one_seed_says_it_cannot_test():
-    assert compare(Stat([0.9]), Stat([0.8, 0.82])) == "above (one seed, no spread to test against)"
-    assert compare(Stat([0.7]), Stat([0.8])).startswith("below (one seed")
+    assert compare(Stat([0.9]), Stat([0.8, 0.82])) == "nominally above"
+    assert compare(Stat([0.7]), Stat([0.8])) == "nominally below"
 
 
 def test_ahead_and_recovery_lists():

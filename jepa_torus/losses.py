@@ -23,6 +23,7 @@ from .geometry import spectral_gap, toroidal_weights
 
 __all__ = [
     "JEPALoss",
+    "NonFiniteError",
     "VICRegLoss",
     "SIGRegLoss",
     "HybridVICRegSIGRegLoss",
@@ -39,6 +40,10 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
+class NonFiniteError(ValueError):
+    """NaN or inf in a loss input: the network diverged (the training loop stops on it)."""
+
+
 def _world_size() -> int:
     d = torch.distributed
     return d.get_world_size() if d.is_available() and d.is_initialized() else 1
@@ -76,7 +81,7 @@ def _as_samples(z: torch.Tensor, name: str) -> torch.Tensor:
     if z.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 samples for batch statistics, got {z.shape[0]}")
     if not torch.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or inf: the encoder diverged (lower the learning rate or check the data)")
+        raise NonFiniteError(f"{name} contains NaN or inf: the encoder diverged (lower the learning rate or check the data)")
     return z
 
 

@@ -149,14 +149,13 @@ def global_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
 
 
 def wrap(model: nn.Module, device: torch.device) -> nn.Module:
-    """DDP around model (identity in one process).  broadcast_buffers=False: BatchNorm
-    statistics are global, so the buffers are equal on every rank already."""
+    """DDP around model (identity in one process).  Keep the returned object alive until
+    backward: its reducer is what averages the gradients."""
     if world_size() == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                   broadcast_buffers=False)
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -407,7 +407,7 @@ def train(cfg: dict, output_dir=None) -> dict | None:
     elif main_rank:
         atomic_write_json(out / "provenance.json", provenance(cfg, device))
     if main_rank:
-        _trim_log(out / "metrics.jsonl", gstep)
+        _trim_log(out / "metrics.jsonl", gstep, epoch)
     net = dist.wrap(model, device)  # DDP with K processes; `model` stays the bare network
     rows = dist.local_rows(cfg["batch_size"]) if world > 1 else None
 
@@ -502,8 +502,9 @@ def train(cfg: dict, output_dir=None) -> dict | None:
     return result
 
 
-def _trim_log(path: Path, global_step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (a killed run's tail)."""
+def _trim_log(path: Path, global_step: int, epoch: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (a killed run's tail),
+    including the end line of the epoch we resume in (killed before its last checkpoint)."""
     if not path.exists():
         return
     keep = []
@@ -512,7 +513,7 @@ def _trim_log(path: Path, global_step: int) -> None:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by the kill
-        if rec.get("global_step", 0) <= global_step:
+        if rec.get("global_step", 0) <= global_step and not (rec.get("epoch_end") and rec.get("epoch", -1) >= epoch):
             keep.append(line)
     atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
 

@@ -81,15 +81,6 @@ def mean_over_ranks(parts: dict) -> dict:
     return dict(zip(parts, (x / world_size()).tolist()))
 
 
-def broadcast_flag(flag: bool) -> bool:
-    """Rank 0's decision, on every rank (e.g. 'stop now')."""
-    if world_size() == 1:
-        return flag
-    t = torch.tensor([int(flag)])
-    dist.broadcast(t, 0)
-    return bool(t.item())
-
-
 # --------------------------------------------------------------------------- BatchNorm
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training-mode moments are those of the global batch:

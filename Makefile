@@ -54,7 +54,7 @@ texdeps:
 	  else echo "error: LaTeX is missing; install: sudo apt-get install $(TEX_PACKAGES)"; exit 1; fi; fi
 
 # ---------------------------------------------------------------- tests
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps texdeps
 	$(PY) -m pytest -q
 
 # ---------------------------------------------------------------- experiments
@@ -96,14 +96,17 @@ $(PDF): paper/main.tex paper/refs.bib $(REPORTS)/figures.html $(REPORTS)/analyze
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -jobname=main-$(PROFILE)-build \
 	  -pdflatex='pdflatex %O "\def\profile{$(PROFILE)}\input{%S}"' main.tex >/dev/null \
 	  || (tail -40 main-$(PROFILE)-build.log; exit 1)
+	cp paper/main-$(PROFILE)-build.log paper/main-$(PROFILE).log  # the log under its usual name
 	mv paper/main-$(PROFILE)-build.pdf $@
 
+# paper/main.pdf is the cpu or gpu profile's paper; the smoke profile's stays main-smoke.pdf.
+COPY_PDF := $(if $(filter smoke,$(PROFILE)),,cp $(PDF) paper/.main.pdf.tmp && mv paper/.main.pdf.tmp paper/main.pdf &&)
 # `make paper` uses JOBS cores for the runs by itself (make -j$(JOBS) runs).
 paper: $(STAMP) sysdeps
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j$(JOBS) runs bench && \
 	$(MAKE) --no-print-directory -j$(JOBS) reports && \
-	$(MAKE) --no-print-directory $(PDF) && cp $(PDF) paper/.main.pdf.tmp && mv paper/.main.pdf.tmp paper/main.pdf && \
+	$(MAKE) --no-print-directory $(PDF) && $(COPY_PDF) \
 	$(MAKE) --no-print-directory lean && \
 	echo "make paper PROFILE=$(PROFILE): done in $$(( ($$(date +%s) - start) / 60 )) min; paper/main.pdf, $(REPORTS)/index.html"
 

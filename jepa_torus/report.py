@@ -140,6 +140,50 @@ def original_table() -> str:
     return tabular(header, body)
 
 
+REFERENCES = ["baseline_vicreg", "baseline_sigreg", "toroidal_N12", "hamjepa_mlp", "raw_pixels",
+              "baseline_vicreg_random_init"]   # the right-hand sides of \Cmp and \Diff
+MEANINGFUL_MARGIN = 3.0   # points over raw pixels that make regulariser differences meaningful (issue 5)
+Z_SEPARATE = 2.0   # a difference counts when it exceeds twice its standard error (about 95 %)
+
+
+def compare(a: Stat, b: Stat, z: float = Z_SEPARATE) -> str:
+    """The verdict on mean(a) - mean(b) that the prose prints instead of an adjective.
+
+    With at least two seeds on each side: "above" / "below" when |diff| > z * SE, Welch's
+    SE = sqrt(sd_a^2/n_a + sd_b^2/n_b), else "level with".  With one seed there is no spread to
+    judge against, and the verdict says so: "nominally above" / "nominally below".
+    """
+    diff = a.mean - b.mean
+    side = "above" if diff > 0 else "below"
+    if a.n < 2 or b.n < 2:
+        return f"nominally {side}" if diff != 0 else "nominally equal to"
+    se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
+    return side if abs(diff) > z * se else "level with"
+
+
+def ahead_of_all(summary: dict, dataset: str, names: list[str], refs: list[str], metric: str) -> list[str]:
+    """Configurations whose metric is "above" every reference by ``compare``."""
+    rows = {n: summary.get((dataset, n), {}) for n in names + refs}
+    if any(metric not in rows[r] for r in refs):
+        return []
+    return [n for n in names if metric in rows[n] and all(compare(rows[n][metric], rows[r][metric]) == "above"
+                                                         for r in refs)]
+
+
+def recovers_torus(summary: dict, dataset: str, names: list[str]) -> list[str]:
+    """Configurations whose most common significant Betti signature over seeds is (1, 2, 1)."""
+    out = []
+    for n in names:
+        tuples = summary.get((dataset, n), {}).get("betti")
+        if tuples and max(set(tuples), key=tuples.count) == (1, 2, 1):
+            out.append(n)
+    return out
+
+
+def listing(names: list[str]) -> str:
+    return ", ".join(DISPLAY.get(n, n) for n in names) if names else "none"
+
+
 def _macro(name: str, value) -> str:
     return f"\\newcommand{{\\{name}}}{{{value}}}"
 
@@ -187,6 +231,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
         lines.append(_macro(f"{key}Linear", cell(row, "linear")))
         lines.append(_macro(f"{key}Knn", cell(row, "knn")))
     lines.append(_macro("WallMinutes", f"{wall_minutes(profile):.0f}"))
+    lines += margin_macros(summary) + cost_macros(profile)
     lines.append("\\newcommand{\\R}[3]{\\ifcsname R@#1@#2@#3\\endcsname\\csname R@#1@#2@#3\\endcsname"
                  "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no result #1/#2/#3}\\fi}")
     lines.append("\\newcommand{\\Best}[2]{\\ifcsname B@#1@#2\\endcsname\\csname B@#1@#2\\endcsname"
@@ -196,6 +241,36 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
         for metric in METRICS:
             if metric in row:
                 lines.append(f"\\expandafter\\def\\csname R@{dkey}@{name}@{metric}\\endcsname{{{cell(row, metric)}}}")
+    lines.append("\\newcommand{\\Cmp}[4]{\\ifcsname C@#1@#2@#3@#4\\endcsname\\csname C@#1@#2@#3@#4\\endcsname"
+                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no comparison #1/#2/#3/#4}\\fi}")
+    lines.append("\\newcommand{\\Diff}[4]{\\ifcsname D@#1@#2@#3@#4\\endcsname\\csname D@#1@#2@#3@#4\\endcsname"
+                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no difference #1/#2/#3/#4}\\fi}")
+    lines.append("\\newcommand{\\Ahead}[2]{\\ifcsname A@#1@#2\\endcsname\\csname A@#1@#2\\endcsname"
+                 "\\else\\textbf{??}\\fi}")
+    lines.append("\\newcommand{\\Recovers}[1]{\\ifcsname T@#1\\endcsname\\csname T@#1\\endcsname\\else\\textbf{??}\\fi}")
+    numeric = [m for m in METRICS if m != "betti"]
+    for (dataset, name), row in sorted(summary.items()):
+        dkey = DATASET_KEYS.get(dataset, dataset)
+        for ref in REFERENCES:
+            other = summary.get((dataset, ref))
+            if other is None or ref == name:
+                continue
+            for metric in numeric:
+                if metric in row and metric in other:
+                    _, scale, dec, _ = METRICS[metric]
+                    diff = (row[metric].mean - other[metric].mean) * scale
+                    sign = "$+$" if diff > 0 else ("$-$" if diff < 0 else "")
+                    lines.append(f"\\expandafter\\def\\csname C@{dkey}@{name}@{ref}@{metric}\\endcsname"
+                                 f"{{{compare(row[metric], other[metric])}}}")
+                    lines.append(f"\\expandafter\\def\\csname D@{dkey}@{name}@{ref}@{metric}\\endcsname"
+                                 f"{{{sign}{abs(diff):.{dec}f}}}")
+    for dataset in sorted({d for d, _ in summary}):
+        dkey = DATASET_KEYS.get(dataset, dataset)
+        names = [n for n in MAIN if n not in ("baseline_vicreg", "baseline_sigreg")]
+        for metric in numeric:
+            ahead = ahead_of_all(summary, dataset, names, ["baseline_vicreg", "baseline_sigreg"], metric)
+            lines.append(f"\\expandafter\\def\\csname A@{dkey}@{metric}\\endcsname{{{listing(ahead)}}}")
+        lines.append(f"\\expandafter\\def\\csname T@{dkey}\\endcsname{{{listing(recovers_torus(summary, dataset, MAIN))}}}")
     for dataset in {d for d, _ in summary}:
         dkey = DATASET_KEYS.get(dataset, dataset)
         for metric in ("linear", "knn", "erank", "tscore", "circ"):
@@ -204,6 +279,37 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
             if cands:
                 lines.append(f"\\expandafter\\def\\csname B@{dkey}@{metric}\\endcsname{{{DISPLAY[max(cands)[1]]}}}")
     return "\n".join(lines) + "\n"
+
+
+def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
+    """How far the best self-supervised run is above raw pixels (points), per probe, and whether
+    both clear MEANINGFUL_MARGIN: \\MarginLinear, \\MarginKnn, \\MarginVerdict, \\MarginThreshold."""
+    raw = summary.get((dataset, "raw_pixels"), {})
+    out, clears = [_macro("MarginThreshold", f"{MEANINGFUL_MARGIN:g}")], True
+    for metric, key in (("linear", "Linear"), ("knn", "Knn")):
+        best = [summary[(dataset, n)][metric].mean for n in MAIN if metric in summary.get((dataset, n), {})]
+        if not best or metric not in raw:
+            out.append(_macro(f"Margin{key}", "--"))
+            clears = False
+            continue
+        margin = (max(best) - raw[metric].mean) * 100
+        clears &= margin >= MEANINGFUL_MARGIN
+        out.append(_macro(f"Margin{key}", f"{'$-$' if margin < 0 else '$+$'}{abs(margin):.1f}"))
+    out.append(_macro("MarginVerdict", "clears" if clears else "falls short of"))
+    out.append(_macro("MarginConsequence", "differences between regularisers beyond the seed spread are meaningful"
+                      if clears else "differences between regularisers there are not evidence either way"))
+    return out
+
+
+def cost_macros(profile: str) -> list[str]:
+    """Loss cost at the largest benchmarked D (runs/<profile>/bench_losses.json), in ms:
+    \\CostDim, \\CostVICReg, \\CostSIGReg (M=1024), \\CostToroidal."""
+    path = REPO / "runs" / profile / "bench_losses.json"
+    if not path.exists():
+        return [_macro(k, "--") for k in ("CostDim", "CostVICReg", "CostSIGReg", "CostToroidal")]
+    row = max(json.loads(path.read_text())["rows"], key=lambda r: r["dim"])
+    return [_macro("CostDim", row["dim"]), _macro("CostVICReg", f"{row['VICReg']:.1f}"),
+            _macro("CostSIGReg", f"{row['SIGReg M=1024']:.1f}"), _macro("CostToroidal", f"{row['Toroidal N=12']:.1f}")]
 
 
 def metrics_protocol(records: list[dict]) -> str:

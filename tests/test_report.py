@@ -1,0 +1,67 @@
+"""report.py: the verdicts the prose prints, checked against hand-computed Welch intervals,
+and the generated macros that carry them."""
+import math
+
+import yaml
+
+from jepa_torus import report
+from jepa_torus.report import Stat, ahead_of_all, compare, recovers_torus
+
+
+def test_compare_separates_when_difference_exceeds_two_standard_errors():
+    a, b = Stat([1.0, 1.1, 0.9]), Stat([0.0, 0.1, -0.1])
+    se = math.sqrt(0.01 / 3 + 0.01 / 3)          # sd = 0.1 on both sides
+    assert 1.0 > 2 * se
+    assert compare(a, b) == "above" and compare(b, a) == "below"
+
+
+def test_compare_calls_overlapping_seeds_level():
+    a, b = Stat([1.0, 2.0, 3.0]), Stat([1.5, 2.5, 3.5])   # diff 0.5, SE = sqrt(2/3) = 0.82
+    assert compare(a, b) == "level with"
+
+
+def test_compare_with_one_seed_says_it_cannot_test():
+    assert compare(Stat([0.9]), Stat([0.8, 0.82])) == "nominally above"
+    assert compare(Stat([0.7]), Stat([0.8])) == "nominally below"
+
+
+def test_ahead_and_recovery_lists():
+    summary = {
+        ("torus_world", "baseline_vicreg"): {"linear": Stat([0.50, 0.51, 0.49]), "betti": [(1, 0, 0)] * 3},
+        ("torus_world", "baseline_sigreg"): {"linear": Stat([0.60, 0.61, 0.59]), "betti": [(1, 2, 1), (1, 0, 0), (1, 0, 0)]},
+        ("torus_world", "toroidal_N12"): {"linear": Stat([0.70, 0.71, 0.69]), "betti": [(1, 2, 1), (1, 2, 1), (1, 1, 0)]},
+        ("torus_world", "toroidal_N8"): {"linear": Stat([0.55, 0.75, 0.65])},   # mean 0.65, too noisy
+    }
+    refs = ["baseline_vicreg", "baseline_sigreg"]
+    assert ahead_of_all(summary, "torus_world", ["toroidal_N12", "toroidal_N8"], refs, "linear") == ["toroidal_N12"]
+    assert recovers_torus(summary, "torus_world", report.MAIN) == ["toroidal_N12"]
+    assert report.listing([]) == "none"
+
+
+def test_macros_carry_verdicts_and_signed_differences(tmp_path):
+    cfg = {"model": {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64]}}, "train_subset": 0,
+           "epochs": 2, "batch_size": 64}
+    records = []
+    for name, accs in (("baseline_vicreg", [0.80, 0.81]), ("toroidal_N12", [0.70, 0.71])):
+        for seed, acc in enumerate(accs):
+            run = tmp_path / name / f"seed{seed}"
+            run.mkdir(parents=True)
+            (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+            records.append({"name": name, "dataset": "torus_world", "seed": seed, "run_dir": str(run),
+                            "linear_probe": acc, "betti": [1, 2, 1]})
+    text = report.macros("smoke", records, report.summarize(records))
+    assert "\\csname C@torus@toroidal_N12@baseline_vicreg@linear\\endcsname{below}" in text
+    assert "\\csname D@torus@toroidal_N12@baseline_vicreg@linear\\endcsname{$-$10.0}" in text
+    assert "\\csname T@torus\\endcsname{VICReg, Toroidal $N{=}12$}" in text
+    assert "\\csname A@torus@linear\\endcsname{none}" in text
+
+
+def test_margin_over_raw_pixels_uses_the_best_main_run():
+    summary = {("fashion_mnist", "raw_pixels"): {"linear": Stat([0.841]), "knn": Stat([0.845])},
+               ("fashion_mnist", "baseline_vicreg"): {"linear": Stat([0.856]), "knn": Stat([0.822])},
+               ("fashion_mnist", "hybrid"): {"linear": Stat([0.880]), "knn": Stat([0.880])}}
+    text = "\n".join(report.margin_macros(summary))
+    assert "\\newcommand{\\MarginLinear}{$+$3.9}" in text and "\\newcommand{\\MarginKnn}{$+$3.5}" in text
+    assert "\\newcommand{\\MarginVerdict}{clears}" in text
+    summary[("fashion_mnist", "hybrid")]["knn"] = Stat([0.85])
+    assert "{falls short of}" in "\n".join(report.margin_macros(summary))

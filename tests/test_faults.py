@@ -184,8 +184,10 @@ def test_make_killed_midway_then_restarted_gives_the_same_tables(tmp_path):
     assert names == sorted(p.name for p in gen_b.glob("*.tex")) and "table_main_torus.tex" in names
     for name in names:
         ta, tb = ((g / name).read_text().splitlines() for g in (gen_a, gen_b))
-        if name == "macros.tex":  # the pipeline's wall time differs, by design
-            ta, tb = ([x for x in t if "WallMinutes" not in x] for t in (ta, tb))
+        if name == "macros.tex":  # measured times (wall clock, loss benchmark) differ, by design
+            timed = ("WallMinutes", "CostVICReg", "CostSIGReg", "CostToroidal")
+            ta, tb = ([x for x in t if not any(f"\\{m}}}" in x for m in timed)] for t in (ta, tb))
+            assert len(ta) > 20
         assert ta == tb, name
     for run in ONLY.split():
         assert final(a / "runs/smoke" / run) == final(b / "runs/smoke" / run)

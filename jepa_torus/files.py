@@ -55,7 +55,8 @@ def _rename(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OutputError(e.errno, f"could not write {path} (rename failed: {e.strerror or e}); the earlier file is unchanged") from None
+        kept = f"the earlier {path.name} is unchanged" if path.exists() else "nothing was written"
+        raise OutputError(e.errno, f"could not write {path} (rename failed: {e.strerror or e}); {kept}") from None
 
 
 def atomic_write_bytes(path, payload: bytes) -> None:

@@ -2,9 +2,12 @@
 #
 #   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
 #   make runs | bench | tables | figures | reports | lean | clean
+#   ONLY='torus_world/%/seed0 ...'   restrict runs (and what the notebooks read) to these run ids
 #
 # Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
 # by jepa_torus.plan): a finished run is not redone, an interrupted one resumes, -j is safe.
+# Every target is written under a temporary name and renamed, so `make` killed at any point
+# (even SIGKILL) and started again finishes with the same results as an uninterrupted run.
 SHELL := /bin/bash
 PYTHON ?= python3
 PROFILE ?= cpu
@@ -16,6 +19,7 @@ RUNS_DIR := runs/$(PROFILE)
 REPORTS := reports/$(PROFILE)
 GEN := paper/generated/$(PROFILE)
 PDF := paper/main-$(PROFILE).pdf
+ONLY ?=
 BENCH_ARGS_smoke := --dims 64 256 --repeats 2
 BENCH_ARGS_cpu := --repeats 5 --threads 1
 BENCH_ARGS_gpu := --repeats 5
@@ -62,7 +66,9 @@ $(RUNS_DIR)/plan.mk: jepa_torus/plan.py | $(STAMP)
 	@mkdir -p $(@D)
 	$(PY) -m jepa_torus.plan makefile --profile $(PROFILE) > $@.tmp && mv $@.tmp $@
 
-runs: $(RUNS_$(PROFILE))
+# the runs to make: all of the profile's, or those matching ONLY (make patterns, % = any)
+RUNS_SELECTED := $(if $(ONLY),$(filter $(addsuffix /final.json,$(addprefix $(RUNS_DIR)/,$(ONLY))),$(RUNS_$(PROFILE))),$(RUNS_$(PROFILE)))
+runs: $(RUNS_SELECTED)
 bench: $(RUNS_DIR)/bench_losses.json
 
 $(RUNS_DIR)/bench_losses.json: tests/bench_losses.py jepa_torus/losses.py | $(STAMP)
@@ -70,7 +76,7 @@ $(RUNS_DIR)/bench_losses.json: tests/bench_losses.py jepa_torus/losses.py | $(ST
 	$(PY) tests/bench_losses.py $(BENCH_ARGS_$(PROFILE)) --out $@
 
 # The analysis notebooks read every run; figures.ipynb also writes the tables and macros.
-NB_DEPS := $(RUNS_$(PROFILE)) jepa_torus/report.py jepa_torus/metrics.py
+NB_DEPS := $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/metrics.py
 $(REPORTS)/analyze.html: notebooks/analyze.ipynb $(NB_DEPS)
 	$(PY) -m jepa_torus.plan notebook analyze --profile $(PROFILE)
 $(REPORTS)/ablate.html: notebooks/ablate.ipynb $(NB_DEPS)
@@ -84,13 +90,17 @@ $(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)
 	$(PY) -m jepa_torus.plan index --profile $(PROFILE)
 
 # ---------------------------------------------------------------- paper
+# LaTeX writes its PDF in place: build under another name and rename, so a killed build
+# never leaves a half PDF that make would take as up to date.
 $(PDF): paper/main.tex paper/refs.bib $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html | texdeps
-	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -jobname=main-$(PROFILE) \
+	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -jobname=main-$(PROFILE)-build \
 	  -pdflatex='pdflatex %O "\def\profile{$(PROFILE)}\input{%S}"' main.tex >/dev/null \
-	  || (tail -40 main-$(PROFILE).log; exit 1)
+	  || (tail -40 main-$(PROFILE)-build.log; exit 1)
+	cp paper/main-$(PROFILE)-build.log paper/main-$(PROFILE).log  # the log under its usual name
+	mv paper/main-$(PROFILE)-build.pdf $@
 
 # paper/main.pdf is the cpu or gpu profile's paper; the smoke profile's stays main-smoke.pdf.
-COPY_PDF := $(if $(filter smoke,$(PROFILE)),,cp $(PDF) paper/main.pdf &&)
+COPY_PDF := $(if $(filter smoke,$(PROFILE)),,cp $(PDF) paper/.main.pdf.tmp && mv paper/.main.pdf.tmp paper/main.pdf &&)
 # `make paper` uses JOBS cores for the runs by itself (make -j$(JOBS) runs).
 paper: $(STAMP) sysdeps
 	@start=$$(date +%s); \
@@ -110,6 +120,6 @@ lean:
 # ---------------------------------------------------------------- cleaning
 clean:  # generated tables, figures, reports and PDFs of PROFILE; runs are kept
 	rm -rf $(REPORTS) $(GEN) figures/$(PROFILE) $(PDF)
-	cd paper && latexmk -C -jobname=main-$(PROFILE) main.tex >/dev/null 2>&1 || true
+	cd paper && latexmk -C -jobname=main-$(PROFILE)-build main.tex >/dev/null 2>&1 || true
 clean-all: clean  # also the runs of PROFILE (hours of CPU for PROFILE=cpu)
 	rm -rf $(RUNS_DIR)

@@ -23,6 +23,7 @@ from .geometry import spectral_gap, toroidal_weights
 
 __all__ = [
     "JEPALoss",
+    "NonFiniteError",
     "VICRegLoss",
     "SIGRegLoss",
     "HybridVICRegSIGRegLoss",
@@ -39,31 +40,69 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
+class NonFiniteError(ValueError):
+    """NaN or inf in a loss input: the network diverged (the training loop stops on it)."""
+
+
 def _world_size() -> int:
     d = torch.distributed
     return d.get_world_size() if d.is_available() and d.is_initialized() else 1
+
+
+class _GatherRows(torch.autograd.Function):
+    """all_gather along dim 0 (equal row counts); backward: the gathered gradient summed
+    over ranks (every rank's loss uses every rank's rows), this rank's rows of it.
+    (torch.distributed.nn.functional.all_gather and all_reduce do the same but are
+    deprecated in torch 2.13, and on gloo the former emulates reduce-scatter with K scatters.)"""
+
+    @staticmethod
+    def forward(ctx, z):
+        d = torch.distributed
+        parts = [torch.empty_like(z) for _ in range(d.get_world_size())]
+        d.all_gather(parts, z.contiguous())
+        ctx.rows = slice(d.get_rank() * z.shape[0], (d.get_rank() + 1) * z.shape[0])
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        torch.distributed.all_reduce(grad)
+        return grad[ctx.rows]
 
 
 def gather_batch(z: torch.Tensor) -> torch.Tensor:
     """Concatenate the per-rank batches (N_local, D) -> (N_global, D), keeping gradients.
 
     With DDP's gradient averaging this gives exactly the single-process gradient of a
-    statistic of the concatenated batch (all_gather's backward sums the K identical
-    copies, DDP divides by K)."""
+    statistic of the concatenated batch (the backward sums the K ranks' gradients, DDP
+    divides by K)."""
     if _world_size() == 1:
         return z
-    from torch.distributed.nn.functional import all_gather
+    return _GatherRows.apply(z)
 
-    return torch.cat(all_gather(z), dim=0)
+
+class _SumRanks(torch.autograd.Function):
+    """all_reduce(sum); backward: all_reduce(sum) of the gradient (every rank's loss
+    depends on the sum)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(grad)
+        return grad
 
 
 def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum over ranks with gradients (identity in one process)."""
     if _world_size() == 1:
         return x
-    from torch.distributed.nn.functional import all_reduce
-
-    return all_reduce(x)
+    return _SumRanks.apply(x)
 
 
 def _as_samples(z: torch.Tensor, name: str) -> torch.Tensor:
@@ -76,7 +115,7 @@ def _as_samples(z: torch.Tensor, name: str) -> torch.Tensor:
     if z.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 samples for batch statistics, got {z.shape[0]}")
     if not torch.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or inf: the encoder diverged (lower the learning rate or check the data)")
+        raise NonFiniteError(f"{name} contains NaN or inf: the encoder diverged (lower the learning rate or check the data)")
     return z
 
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import atomic_write_text, read_jsonl
+
 REPO = Path(__file__).resolve().parent.parent
 
 # The main comparison (paper Table 1): every regulariser and predictor, same encoder.
@@ -106,6 +108,7 @@ def makefile(profile: str) -> str:
 
 # --------------------------------------------------------------------------- execution
 def _record_time(profile: str, stage: str, seconds: float) -> None:
+    """One line appended in one write; readers skip a line cut by a kill (files.read_jsonl)."""
     path = REPO / "reports" / profile / "timings.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
@@ -129,9 +132,7 @@ def execute_notebook(name: str, report: Path, parameters: dict, profile: str, st
         raise SystemExit(f"error: notebook {name} failed ({e.ename}: {e.evalue}); the executed notebook is {partial}")
     partial.replace(report)
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(report, as_version=4))
-    tmp = report.with_suffix(".html.tmp")
-    tmp.write_text(html)
-    tmp.replace(report.with_suffix(".html"))
+    atomic_write_text(report.with_suffix(".html"), html)  # the make target: written last, atomically
     _record_time(profile, stage, time.time() - t0)
 
 
@@ -155,9 +156,7 @@ def write_index(profile: str) -> Path:
     items = sorted(p.relative_to(root) for p in root.rglob("*.html") if p.name != "index.html")
     timings = {}
     if (root / "timings.jsonl").exists():
-        for line in (root / "timings.jsonl").read_text().splitlines():
-            rec = json.loads(line)
-            timings[rec["stage"]] = rec["seconds"]
+        timings = {rec["stage"]: rec["seconds"] for rec in read_jsonl(root / "timings.jsonl")}
     rows = []
     for p in items:
         stage = p.stem if p.parent == Path(".") else "run:" + p.stem.replace("__", "/")
@@ -167,7 +166,7 @@ def write_index(profile: str) -> Path:
     html = (f"<!doctype html><html><head><meta charset='utf-8'><title>jepa-torus reports ({profile})</title></head>"
             f"<body><h1>jepa-torus: executed notebooks, profile <code>{profile}</code></h1>"
             f"<p>Paper: <a href='../../paper/main.pdf'>paper/main.pdf</a></p><ul>{''.join(rows)}</ul></body></html>")
-    (root / "index.html").write_text(html)
+    atomic_write_text(root / "index.html", html)
     return root / "index.html"
 
 

@@ -12,6 +12,7 @@ number (the CSV_Wrangling pattern, one generated file of macros).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import statistics
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from .files import atomic_write_bytes, atomic_write_text, read_jsonl
 from .geometry import spectral_gap
 from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES
 
@@ -211,7 +213,7 @@ def wall_minutes(profile: str) -> float:
     path = REPO / "reports" / profile / "timings.jsonl"
     if not path.exists():
         return float("nan")
-    return sum(json.loads(x)["seconds"] for x in path.read_text().splitlines()) / 60
+    return sum(rec["seconds"] for rec in read_jsonl(path)) / 60
 
 
 def macros(profile: str, records: list[dict], summary: dict) -> str:
@@ -350,7 +352,13 @@ def write_generated(profile: str, records: list[dict] | None = None) -> Path:
         "metrics_protocol": metrics_protocol(records),
     }
     for name, text in files.items():
-        tmp = out / f".{name}.tex.tmp"
-        tmp.write_text(text)
-        tmp.replace(out / f"{name}.tex")
+        atomic_write_text(out / f"{name}.tex", text)
     return out
+
+
+def savefig(fig, path) -> None:
+    """fig.savefig(path, bbox_inches="tight"), atomically: a killed notebook never leaves
+    half a figure for LaTeX."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip("."), bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())

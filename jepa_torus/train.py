@@ -14,17 +14,23 @@ A run directory holds:
     config.yaml      the resolved config (a restart with a different config is refused)
     provenance.json  git commit, package versions, device, seed, start time
     metrics.jsonl    one JSON line per logged step and per epoch
-    last.pt          checkpoint (model, EMA target, optimiser, loss buffers, position);
-                     written to a temporary name and renamed; the previous one is kept as prev.pt
+    last.pt          checkpoint (model, EMA target, optimiser, loss buffers, position, the
+                     epoch's running sums), sha256-checksummed; the previous one is prev.pt
     final.json       the evaluation (``metrics.evaluate``): its presence means "done"
-Restarting a run resumes from last.pt at the exact step; a finished run is not redone.
-Same seed and machine give the same numbers: every batch's permutation and augmentation
-come from generators seeded by (seed, epoch, step), so a resumed run replays exactly.
+Every file is written to a temporary name and renamed (jepa_torus.files).  Restarting a
+run resumes from last.pt at the exact step (from prev.pt, with a warning, if last.pt is
+damaged); a finished run is not redone.  Same seed and machine give the same numbers:
+every batch's permutation and augmentation come from generators seeded by
+(seed, epoch, step), so a resumed run replays exactly, logs included.
+
+Multi-process: ``torchrun --nproc_per_node=K -m jepa_torus.train ...`` trains the same
+global batch on K processes (jepa_torus.dist); only rank 0 writes files.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import io
 import json
 import math
 import os
@@ -40,8 +46,11 @@ import yaml
 from tqdm.auto import tqdm
 
 from . import data as D
+from . import dist
 from . import models as M
-from .losses import TorusHeadLoss, build_loss
+from .files import (CheckpointError, OutputError, append_line, atomic_write_bytes, atomic_write_json,  # noqa: F401
+                    load_checkpoint, load_latest, read_jsonl, remove_stale_tmp, save_checkpoint)
+from .losses import NonFiniteError, TorusHeadLoss, build_loss, gather_batch
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES_FILE = REPO / "configs" / "profiles.yaml"
@@ -173,9 +182,15 @@ def resolve_config(config_path=None, profile: str = "cpu", overrides: dict | Non
         or experiment.get("dataset") or DEFAULTS["dataset"]
     profiles = _read_yaml(PROFILES_FILE) if PROFILES_FILE.exists() else {}
     cfg = _merge(DEFAULTS, {"name": Path(config_path).stem if config_path else "default"})
-    for layer in ((profiles.get(profile) or {}).get("all"), (profiles.get(profile) or {}).get(dataset),
-                  experiment, exp_profiles.get(profile), overrides):
-        cfg = _merge(cfg, layer or {})
+    layers = ((f"{PROFILES_FILE.name} [{profile}][all]", (profiles.get(profile) or {}).get("all")),
+              (f"{PROFILES_FILE.name} [{profile}][{dataset}]", (profiles.get(profile) or {}).get(dataset)),
+              (str(config_path), experiment), (f"{config_path} [profiles][{profile}]", exp_profiles.get(profile)),
+              ("the command line", overrides))
+    for source, layer in layers:
+        try:
+            cfg = _merge(cfg, layer or {})
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
     info = D.dataset_info(cfg["dataset"])  # validates the name
     try:
         build_loss(cfg["loss"])  # validates the loss type and its keys before any file is written
@@ -191,54 +206,6 @@ def default_output_dir(cfg: dict) -> Path:
 
 
 # --------------------------------------------------------------------------- files
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary name in the same folder, fsync, rename: a reader sees the old
-    file or the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    import io
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    path = Path(path)
-    if path.exists():
-        os.replace(path, path.with_name("prev.pt"))  # keep the last good one
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_checkpoint(path: Path, map_location="cpu") -> dict:
-    """torch.load with weights_only=True (no code execution); a damaged file is a clear error."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # truncated zip, bad pickle, wrong magic...
-        prev = path.with_name("prev.pt")
-        hint = f" The previous checkpoint {prev} may be intact: rename it to {path.name} to resume from it." if prev.exists() and prev != path else ""
-        raise RuntimeError(f"checkpoint {path} is damaged or not a jepa_torus checkpoint ({type(e).__name__}: {e}).{hint} "
-                           f"Delete it to restart the run from scratch.") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise RuntimeError(f"checkpoint {path} is not a jepa_torus checkpoint (no 'model'/'config' entries)")
-    return state
-
-
 def provenance(cfg: dict, device: torch.device) -> dict:
     def _git(*args):
         try:
@@ -263,6 +230,7 @@ def provenance(cfg: dict, device: torch.device) -> dict:
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "processes": dist.world_size(),
         "seed": cfg["seed"],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -327,7 +295,8 @@ class Objective(torch.nn.Module):
         self.floors = cfg["floor_weight"] > 0
 
     def forward(self, model, target, v1, v2):
-        o1, o2 = model(v1), model(v2)
+        o1, o2 = model(v1), model(v2)   # model may be DDP-wrapped; predict() lives on the bare net
+        net = dist.unwrap(model)
         if target is None and self.cfg["model"]["predictor"] == "none":
             parts = dict(self.loss(o1["z"], o2["z"]))  # symmetric already: no prediction step
         else:
@@ -337,8 +306,8 @@ class Objective(torch.nn.Module):
                     t1, t2 = target(v1)["z"], target(v2)["z"]
             else:
                 t1, t2 = o1["z"], o2["z"]
-            a = self.loss(model.predict(o1["z"]), t2)
-            b = self.loss(model.predict(o2["z"]), t1)
+            a = self.loss(net.predict(o1["z"]), t2)
+            b = self.loss(net.predict(o2["z"]), t1)
             parts = {k: (a[k] + b[k]) / 2 for k in a}
         if self.head is not None:
             h = self.head(o1["angles"], o2["angles"])
@@ -346,7 +315,8 @@ class Objective(torch.nn.Module):
             parts.update({f"head_{k}": v for k, v in h.items() if k != "loss"})
         if self.floors:
             d = o1["z"].shape[1] // 2
-            f = [M.hamiltonian_floor_loss(z[:, :d], z[:, d:]) for z in (o1["z"], o2["z"])]
+            # batch statistics: the global batch under DDP (identity in one process)
+            f = [M.hamiltonian_floor_loss(z[:, :d], z[:, d:]) for z in (gather_batch(o1["z"]), gather_batch(o2["z"]))]
             floor = (f[0]["loss"] + f[1]["loss"]) / 2
             parts["loss"] = parts["loss"] + self.cfg["floor_weight"] * floor
             parts["floor"] = floor
@@ -359,26 +329,45 @@ def load_split(cfg: dict, split: str) -> D.Split:
     return D.load_dataset(cfg["dataset"], split, root=cfg["data_root"], **kw)
 
 
-def train(cfg: dict, output_dir=None) -> dict:
-    """Train (or resume, or skip if finished) the run of ``cfg``; returns final.json's dict."""
+def _read_run_config(path: Path) -> dict:
+    try:
+        old = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        old = e
+    if not isinstance(old, dict):
+        raise ConfigError(f"{path} is damaged (not a YAML mapping: {old}); it is written atomically, so it was "
+                          f"edited by hand: restore it or delete {path.parent} to redo the run")
+    return old
+
+
+def train(cfg: dict, output_dir=None) -> dict | None:
+    """Train (or resume, or skip if finished) the run of ``cfg``; returns final.json's dict
+    (None on the ranks > 0 of a multi-process run: rank 0 alone evaluates and writes)."""
+    device = dist.init(cfg["device"]) if dist.launched() else None
+    world, main_rank = dist.world_size(), dist.is_main()
     out = Path(output_dir or default_output_dir(cfg))
-    out.mkdir(parents=True, exist_ok=True)
     final_path = out / "final.json"
     cfg_text = yaml.safe_dump(cfg, sort_keys=True)
     if (out / "config.yaml").exists():
-        old = yaml.safe_load((out / "config.yaml").read_text())
+        old = _read_run_config(out / "config.yaml")
         changed = sorted(k for k in set(old) | set(cfg) if k not in OPERATIONAL_KEYS and old.get(k) != cfg.get(k))
         if changed:
             raise ConfigError(f"{out} holds a run with a different config (keys {changed} differ from "
                               f"{out / 'config.yaml'}); choose another --output-dir or delete that folder")
     if final_path.exists():
-        print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
+        if main_rank:
+            print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
         return json.loads(final_path.read_text())
-    atomic_write_bytes(out / "config.yaml", cfg_text.encode())
+    if cfg["batch_size"] % world:
+        raise ConfigError(f"batch_size {cfg['batch_size']} is not a multiple of the {world} processes")
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_tmp(out)
+        atomic_write_bytes(out / "config.yaml", cfg_text.encode())
 
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
-    device = pick_device(cfg["device"])
+    device = device or pick_device(cfg["device"])
     torch.use_deterministic_algorithms(True, warn_only=True)
     train_split = load_split(cfg, "train")
     if cfg["train_subset"]:
@@ -386,11 +375,13 @@ def train(cfg: dict, output_dir=None) -> dict:
         train_split = D.Split(train_split.images[keep], train_split.labels[keep], train_split.info,
                               None if train_split.angles is None else train_split.angles[keep])
     info = train_split.info
-    images = train_split.images.to(device)  # the whole training set lives on the device
+    images = train_split.images.to(device)  # the whole training set lives on the device (on every rank)
     augment = D.augment_for(cfg["dataset"])
 
     torch.manual_seed(cfg["seed"])
     model = M.build_model(cfg["model"]).to(device)
+    if world > 1:
+        model = dist.global_batchnorm(model, device)  # before the EMA copy: the target normalises globally too
     objective = Objective(cfg).to(device)
     target = M.ema_copy(model) if cfg["ema_momentum"] > 0 else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -399,39 +390,63 @@ def train(cfg: dict, output_dir=None) -> dict:
         raise ConfigError(f"batch_size {cfg['batch_size']} exceeds the {len(images)} training images")
     total = cfg["epochs"] * steps_per_epoch
     epoch, step, gstep = 0, 0, 0
+    partial: dict = {}  # running sums of the epoch a mid-epoch checkpoint was taken in
 
     ckpt = out / "last.pt"
-    if ckpt.exists():
-        state = load_checkpoint(ckpt, device)
+    state = load_latest(ckpt, device, rename_damaged=main_rank)
+    if state is not None:
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         opt.load_state_dict(state["optimizer"])
         if target is not None:
             target.load_state_dict(state["target"])
         epoch, step, gstep = state["epoch"], state["step"], state["global_step"]
-        print(f"[jepa_torus] resuming {out} at epoch {epoch} step {step}")
-    else:
+        partial = state.get("epoch_log", {})
+        if main_rank:
+            print(f"[jepa_torus] resuming {out} at epoch {epoch} step {step}")
+    elif main_rank:
         atomic_write_json(out / "provenance.json", provenance(cfg, device))
-    _trim_log(out / "metrics.jsonl", gstep)
+    if main_rank:
+        _trim_log(out / "metrics.jsonl", gstep, epoch)
+    net = dist.wrap(model, device)  # DDP with K processes; `model` stays the bare network
+    rows = dist.local_rows(cfg["batch_size"]) if world > 1 else None
 
-    def checkpoint(e, s):
+    def checkpoint(e, s, epoch_log=None):
+        if not main_rank:
+            return
+        # A step can leave NaN weights with a finite loss (inf gradient): never save those.
+        bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingDiverged(f"weights {bad[:3]} are not finite after global step {gstep} (epoch {e}) of {out}: "
+                                   f"the run diverged. The last good checkpoint ({ckpt}) is kept; lower --lr (now {cfg['lr']}).")
         state = {"model": model.state_dict(), "objective": objective.state_dict(), "optimizer": opt.state_dict(),
                  "epoch": e, "step": s, "global_step": gstep, "config": cfg}
         if target is not None:
             state["target"] = target.state_dict()
+        if epoch_log:
+            state["epoch_log"] = epoch_log
         save_checkpoint(ckpt, state)
+
+    def diverged(what):
+        return TrainingDiverged(f"{what} at epoch {epoch} step {step} (global step {gstep}) of {out}: the run diverged. "
+                                f"The last good checkpoint ({ckpt}) is kept; lower --lr (now {cfg['lr']}) or change the loss weights.")
 
     ham = model.predictor if isinstance(model.predictor, M.HamiltonianPredictor) else None
     ham_scale = cfg["model"]["predictor_kwargs"].get("potential_scale", 0.02) if ham is not None else 0.0
     model.train()
-    log = open(out / "metrics.jsonl", "a")
+    log_path = out / "metrics.jsonl"
+    log = open(log_path, "a") if main_rank else None
     last_ckpt = time.time()
     try:
         while epoch < cfg["epochs"]:
             batches = list(D.epoch_batches(len(images), cfg["batch_size"], seeded_generator(device, cfg["seed"], epoch, -1)))
-            bar = tqdm(range(step, steps_per_epoch), initial=step, total=steps_per_epoch, disable=not cfg["progress"],
+            bar = tqdm(range(step, steps_per_epoch), initial=step, total=steps_per_epoch,
+                       disable=not (cfg["progress"] and main_rank),
                        desc=f"{cfg['name']} s{cfg['seed']} ep {epoch + 1}/{cfg['epochs']}", leave=False, mininterval=2)
-            sums, t0, seen = {}, time.time(), 0
+            # after a mid-epoch resume the epoch's means still cover all of its steps
+            sums, seen = dict(partial.get("sums", {})), partial.get("seen", 0)
+            t0 = time.time() - partial.get("seconds", 0.0)
+            partial = {}
             for step in bar:
                 lr = learning_rate(cfg, gstep, total, steps_per_epoch)
                 for group in opt.param_groups:
@@ -440,41 +455,45 @@ def train(cfg: dict, output_dir=None) -> dict:
                 if ham is not None and cfg["potential_warmup_epochs"] > 0:
                     ham.set_potential_scale(ham_scale * min(1.0, gstep / (cfg["potential_warmup_epochs"] * steps_per_epoch)))
                 v1, v2 = augment.two_views(images[batches[step]], seeded_generator(device, cfg["seed"], epoch, step))
-                parts = objective(model, target, v1, v2)
-                if not torch.isfinite(parts["loss"]):
-                    raise TrainingDiverged(
-                        f"loss is {parts['loss'].item()} at epoch {epoch} step {step} of {out}: the run diverged. "
-                        f"The last good checkpoint ({ckpt}) is kept; lower --lr (now {cfg['lr']}) or change the loss weights.")
+                if rows is not None:  # every rank drew the global batch's views; each keeps its rows
+                    v1, v2 = v1[rows], v2[rows]
+                try:
+                    parts = objective(net, target, v1, v2)
+                except NonFiniteError as e:
+                    raise diverged(f"the embeddings are NaN or inf ({e.args[0].split(':')[0]})") from None
+                vals = dist.mean_over_ranks(parts)  # the global batch's values, the same on every rank
+                if not math.isfinite(vals["loss"]):
+                    raise diverged(f"loss is {vals['loss']}")
                 opt.zero_grad(set_to_none=True)
                 parts["loss"].backward()
                 opt.step()
                 gstep += 1
                 if target is not None:
                     M.ema_update(target, model, M.ema_momentum(gstep, total, cfg["ema_momentum"]))
-                seen += len(v1)
-                vals = {k: v.item() for k, v in parts.items()}
+                seen += len(v1) * world
                 for k, v in vals.items():
                     sums[k] = sums.get(k, 0.0) + v
-                if gstep % cfg["log_every"] == 0:
+                if gstep % cfg["log_every"] == 0 and main_rank:
                     rate = seen / (time.time() - t0)
-                    log.write(json.dumps({"epoch": epoch, "step": step, "global_step": gstep, "lr": lr,
-                                          "images_per_s": rate, **vals}) + "\n")
-                    log.flush()
+                    append_line(log, log_path, json.dumps({"epoch": epoch, "step": step, "global_step": gstep, "lr": lr,
+                                                           "images_per_s": rate, **vals}))
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(vals.items())[:3]} | {"img/s": f"{rate:.0f}"})
                 if time.time() - last_ckpt > 60 * cfg["checkpoint_minutes"]:
-                    checkpoint(epoch, step + 1)
+                    checkpoint(epoch, step + 1, {"sums": dict(sums), "seen": seen, "seconds": time.time() - t0})
                     last_ckpt = time.time()
-            # means over the steps this process ran (after a resume: the epoch's remainder)
-            ran = max(1, seen // cfg["batch_size"])
+            ran = max(1, seen // cfg["batch_size"])  # steps of this epoch
             epoch_line = {"epoch": epoch, "global_step": gstep, "epoch_end": True, "seconds": time.time() - t0,
                           **{f"mean_{k}": v / ran for k, v in sums.items()}}
-            log.write(json.dumps(epoch_line) + "\n")
-            log.flush()
+            if main_rank:
+                append_line(log, log_path, json.dumps(epoch_line))
             epoch, step = epoch + 1, 0
             checkpoint(epoch, 0)
             last_ckpt = time.time()
     finally:
-        log.close()
+        if log is not None:
+            log.close()
+    if not main_rank:
+        return None
 
     result = evaluate_run(model, cfg, device, out)
     result["train_seconds_logged"] = _logged_seconds(out / "metrics.jsonl")
@@ -483,8 +502,9 @@ def train(cfg: dict, output_dir=None) -> dict:
     return result
 
 
-def _trim_log(path: Path, global_step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (a killed run's tail)."""
+def _trim_log(path: Path, global_step: int, epoch: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (a killed run's tail),
+    including the end line of the epoch we resume in (killed before its last checkpoint)."""
     if not path.exists():
         return
     keep = []
@@ -493,17 +513,13 @@ def _trim_log(path: Path, global_step: int) -> None:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by the kill
-        if rec.get("global_step", 0) <= global_step:
+        if rec.get("global_step", 0) <= global_step and not (rec.get("epoch_end") and rec.get("epoch", -1) >= epoch):
             keep.append(line)
     atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
 
 
 def _logged_seconds(path: Path) -> float:
-    total = 0.0
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
-        total += rec.get("seconds", 0.0) if rec.get("epoch_end") else 0.0
-    return total
+    return sum(rec.get("seconds", 0.0) for rec in read_jsonl(path) if rec.get("epoch_end"))
 
 
 def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) -> dict:
@@ -536,8 +552,10 @@ def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) 
                "effective_rank": metrics.effective_rank(f_te)}
     if out_dir is not None:
         keep = np.random.default_rng(0).permutation(len(f_te))[: ev["topology_points"]]
-        np.savez_compressed(Path(out_dir) / "features.npz", features=f_te[keep], labels=y_te[keep],
+        buf = io.BytesIO()  # atomic like every result: the analysis notebook never reads half a file
+        np.savez_compressed(buf, features=f_te[keep], labels=y_te[keep],
                             **({} if angles is None else {"angles": angles[keep]}))
+        atomic_write_bytes(Path(out_dir) / "features.npz", buf.getvalue())
     res.update({"config": cfg["name"], "profile": cfg["profile"], "dataset": cfg["dataset"], "seed": cfg["seed"]})
     return res
 
@@ -577,9 +595,11 @@ def main(argv=None) -> int:
             print(yaml.safe_dump(cfg, sort_keys=True))
             return 0
         train(cfg, args.output_dir)
-    except (ConfigError, TrainingDiverged, D.DataError) as e:
+    except (ConfigError, TrainingDiverged, D.DataError, CheckpointError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        dist.shutdown()
     return 0
 
 

@@ -1,0 +1,181 @@
+"""Result files that survive a kill, a full disk and a flipped bit.
+
+Every writer here goes to a temporary name in the same folder, fsyncs and renames, so a
+reader sees the old file or the new one, never half of one; a failed write (ENOSPC, EIO)
+leaves the old file as it was and raises ``OutputError`` naming the file.
+
+Checkpoints carry a checksum: ``MAGIC + sha256(payload) + payload`` with payload the
+``torch.save`` bytes.  ``load_checkpoint`` verifies it (a truncated or bit-flipped file is
+a ``CheckpointError`` naming the file); ``load_latest`` falls back from last.pt to prev.pt
+with a warning.  Files written before the checksum existed (plain torch zips) still load.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+
+MAGIC = b"JEPA-TORUS-CKPT\x01"  # 16 bytes, then 32 bytes of sha256, then torch.save's bytes
+_DIGEST = 32
+
+
+class OutputError(OSError):
+    """A result could not be written (disk full, read-only, ...); earlier files are intact."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is truncated, corrupted or not ours."""
+
+
+# --------------------------------------------------------------------------- atomic writes
+def _write_tmp(path: Path, payload: bytes) -> Path:
+    """payload -> a hidden temporary file beside path (fsynced); returns its name."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(e.errno, f"could not write {path} ({e.strerror or e}); "
+                                   f"{'the earlier ' + path.name + ' is unchanged' if path.exists() else 'nothing was written'}"
+                                   f" (free some space or choose another output folder)") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _rename(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        kept = f"the earlier {path.name} is unchanged" if path.exists() else "nothing was written"
+        raise OutputError(e.errno, f"could not write {path} (rename failed: {e.strerror or e}); {kept}") from None
+
+
+def atomic_write_bytes(path, payload: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, rename: a reader sees the old
+    file or the new one, never half of one."""
+    path = Path(path)
+    _rename(_write_tmp(path, payload), path)
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def append_line(f, path, line: str) -> None:
+    """One line to an append-only log (a line cut by a kill is dropped by its readers)."""
+    try:
+        f.write(line + "\n")
+        f.flush()
+    except OSError as e:
+        raise OutputError(e.errno, f"could not append to {path} ({e.strerror or e}); "
+                                   "lines written before are kept") from None
+
+
+def read_jsonl(path) -> list[dict]:
+    """The complete lines of a JSON-lines log; a last line cut by a kill is skipped."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def remove_stale_tmp(folder) -> None:
+    """Temporary files left by a killed writer (SIGKILL runs no cleanup)."""
+    for p in Path(folder).glob(".*.tmp*"):
+        p.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, state: dict) -> None:
+    """Checksummed torch.save; the previous checkpoint is kept as prev.pt.
+
+    Order: new file complete on disk, then last.pt -> prev.pt, then new -> last.pt.  A kill
+    between the two renames leaves prev.pt (loaded by ``load_latest``); a failed write
+    leaves both old files untouched."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    path = Path(path)
+    tmp = _write_tmp(path, MAGIC + hashlib.sha256(payload).digest() + payload)
+    if path.exists():
+        _rename_keep(path, path.with_name("prev.pt"), tmp)
+    _rename(tmp, path)
+
+
+def _rename_keep(src: Path, dst: Path, tmp: Path) -> None:
+    try:
+        os.replace(src, dst)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(e.errno, f"could not move {src} to {dst} ({e.strerror or e}); both are unchanged") from None
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Verify the checksum, then torch.load with weights_only=True (no code execution)."""
+    import torch
+
+    path = Path(path)
+    blob = path.read_bytes()  # FileNotFoundError passes through
+    if blob.startswith(MAGIC):
+        digest, payload = blob[len(MAGIC):len(MAGIC) + _DIGEST], blob[len(MAGIC) + _DIGEST:]
+        if len(digest) < _DIGEST or hashlib.sha256(payload).digest() != digest:
+            raise CheckpointError(f"checkpoint {path} is damaged (sha256 mismatch: truncated or corrupted, "
+                                  f"{len(blob)} bytes)")
+    else:
+        payload = blob  # written before checksums: torch's zip checks are all we have
+    try:
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, bad pickle, wrong magic...
+        raise CheckpointError(f"checkpoint {path} is damaged or not a jepa_torus checkpoint "
+                              f"({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise CheckpointError(f"checkpoint {path} is not a jepa_torus checkpoint (no 'model'/'config' entries)")
+    return state
+
+
+def load_latest(path, map_location="cpu", rename_damaged: bool = True) -> dict | None:
+    """The checkpoint to resume from: ``path`` (last.pt), else prev.pt beside it with a
+    warning (a damaged last.pt is renamed *.damaged, so the next save keeps prev.pt; only
+    one process may rename); None when neither exists; CheckpointError when every
+    candidate is damaged."""
+    path = Path(path)
+    prev = path.with_name("prev.pt")
+    errors = []
+    for p in (path, prev):
+        try:
+            state = load_checkpoint(p, map_location)
+        except FileNotFoundError:
+            continue  # never written, or renamed by rank 0 while we looked
+        except CheckpointError as e:
+            errors.append(str(e))
+            continue
+        if p == prev:
+            why = errors[0] if errors else f"{path} is missing (killed between two renames)"
+            if errors and rename_damaged and path.exists():
+                os.replace(path, path.with_name(path.name + ".damaged"))
+                why += f"; it was renamed {path.name}.damaged"
+            warnings.warn(f"{why}. Resuming from the previous checkpoint {prev} instead.", RuntimeWarning, stacklevel=2)
+        return state
+    if not errors:
+        return None
+    which = "it" if len(errors) == 1 else f"both ({path.name}, {prev.name})"
+    raise CheckpointError("; ".join(errors) + f". No intact checkpoint is left in {path.parent}. Delete {which} "
+                          "to restart the run from scratch (config.yaml is kept; metrics.jsonl is rewritten).")

@@ -94,9 +94,17 @@ def summarize(records: list[dict]) -> dict:
     return table
 
 
+def betti_mode(tuples: list) -> tuple | None:
+    """The signature more seeds gave than any other, or None on a tie."""
+    counts = sorted(((tuples.count(t), t) for t in set(tuples)), reverse=True)
+    return counts[0][1] if len(counts) == 1 or counts[0][0] > counts[1][0] else None
+
+
 def fmt_betti(tuples: list) -> str:
-    """The most common signature, with how many seeds gave it: "(1,2,1) 3/3"."""
-    best = max(set(tuples), key=tuples.count)
+    """The most common signature with how many seeds gave it, "(1,2,1) 2/3"; "mixed" on a tie."""
+    best = betti_mode(tuples)
+    if best is None:
+        return "mixed"
     s = "(" + ",".join(map(str, best)) + ")"
     return s if len(tuples) == 1 else f"{s} {tuples.count(best)}/{len(tuples)}"
 
@@ -146,19 +154,29 @@ MEANINGFUL_MARGIN = 3.0   # points over raw pixels that make regulariser differe
 Z_SEPARATE = 2.0   # a difference counts when it exceeds twice its standard error (about 95 %)
 
 
-def compare(a: Stat, b: Stat, z: float = Z_SEPARATE) -> str:
+def compare(a: Stat, b: Stat, z: float = Z_SEPARATE, resolution: float = 0.0) -> str:
     """The verdict on mean(a) - mean(b) that the prose prints instead of an adjective.
 
     With at least two seeds on each side: "above" / "below" when |diff| > z * SE, Welch's
     SE = sqrt(sd_a^2/n_a + sd_b^2/n_b), else "level with".  With one seed there is no spread to
     judge against, and the verdict says so: "nominally above" / "nominally below".
+    A difference within ``resolution`` (half a unit of the printed last digit) is "level
+    with" whatever the spread: seeds that all print 1.00 have sd 0, not a real difference.
     """
     diff = a.mean - b.mean
     side = "above" if diff > 0 else "below"
+    if abs(diff) <= resolution:
+        return "nominally level with" if a.n < 2 or b.n < 2 else "level with"
     if a.n < 2 or b.n < 2:
-        return f"nominally {side}" if diff != 0 else "nominally equal to"
+        return f"nominally {side}"
     se = math.sqrt(a.sd ** 2 / a.n + b.sd ** 2 / b.n)
     return side if abs(diff) > z * se else "level with"
+
+
+def resolution(metric: str) -> float:
+    """Half a unit of the last printed digit of a metric, in its raw (unscaled) units."""
+    _, scale, dec, _ = METRICS[metric]
+    return 0.5 * 10 ** -dec / scale
 
 
 def ahead_of_all(summary: dict, dataset: str, names: list[str], refs: list[str], metric: str) -> list[str]:
@@ -166,16 +184,16 @@ def ahead_of_all(summary: dict, dataset: str, names: list[str], refs: list[str],
     rows = {n: summary.get((dataset, n), {}) for n in names + refs}
     if any(metric not in rows[r] for r in refs):
         return []
-    return [n for n in names if metric in rows[n] and all(compare(rows[n][metric], rows[r][metric]) == "above"
-                                                         for r in refs)]
+    return [n for n in names if metric in rows[n] and all(
+        compare(rows[n][metric], rows[r][metric], resolution=resolution(metric)) == "above" for r in refs)]
 
 
 def recovers_torus(summary: dict, dataset: str, names: list[str]) -> list[str]:
-    """Configurations whose most common significant Betti signature over seeds is (1, 2, 1)."""
+    """Configurations with significant Betti numbers (1, 2, 1) in more than half of their seeds."""
     out = []
     for n in names:
         tuples = summary.get((dataset, n), {}).get("betti")
-        if tuples and max(set(tuples), key=tuples.count) == (1, 2, 1):
+        if tuples and 2 * tuples.count((1, 2, 1)) > len(tuples):
             out.append(n)
     return out
 
@@ -261,7 +279,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
                     diff = (row[metric].mean - other[metric].mean) * scale
                     sign = "$+$" if diff > 0 else ("$-$" if diff < 0 else "")
                     lines.append(f"\\expandafter\\def\\csname C@{dkey}@{name}@{ref}@{metric}\\endcsname"
-                                 f"{{{compare(row[metric], other[metric])}}}")
+                                 f"{{{compare(row[metric], other[metric], resolution=resolution(metric))}}}")
                     lines.append(f"\\expandafter\\def\\csname D@{dkey}@{name}@{ref}@{metric}\\endcsname"
                                  f"{{{sign}{abs(diff):.{dec}f}}}")
     for dataset in sorted({d for d, _ in summary}):

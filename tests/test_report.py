@@ -65,3 +65,18 @@ def test_margin_over_raw_pixels_uses_the_best_main_run():
     assert "\\newcommand{\\MarginVerdict}{clears}" in text
     summary[("fashion_mnist", "hybrid")]["knn"] = Stat([0.85])
     assert "{falls short of}" in "\n".join(report.margin_macros(summary))
+
+
+def test_differences_below_the_printed_digit_are_level_even_with_zero_spread():
+    a, b = Stat([1.0, 1.0, 1.0]), Stat([0.9999, 0.9999, 0.9999])
+    assert compare(a, b) == "above"                      # sd 0: any difference is "significant"
+    assert compare(a, b, resolution=report.resolution("circ")) == "level with"
+    assert report.resolution("linear") == 0.0005          # 0.05 points, printed as percent with 1 decimal
+
+
+def test_betti_ties_are_mixed_and_recovery_needs_a_majority():
+    assert report.fmt_betti([(1, 2, 1), (1, 2, 0), (1, 0, 0)]) == "mixed"
+    assert report.fmt_betti([(1, 2, 0), (1, 2, 0), (1, 0, 0)]) == "(1,2,0) 2/3"
+    summary = {("torus_world", "toroidal_N8"): {"betti": [(1, 2, 1), (1, 2, 0), (1, 0, 0)]},
+               ("torus_world", "toroidal_N12"): {"betti": [(1, 2, 1), (1, 2, 1), (1, 0, 0)]}}
+    assert recovers_torus(summary, "torus_world", report.MAIN) == ["toroidal_N12"]

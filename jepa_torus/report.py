@@ -227,11 +227,14 @@ def profile_description(profile: str, records: list[dict]) -> str:
     return f"\\texttt{{{profile}}} profile (" + "; ".join(parts) + ")"
 
 
-def wall_minutes(profile: str) -> float:
+def stage_minutes(profile: str) -> float:
+    """Sum of the stages' seconds (timings.jsonl; a stage redone counts once, its last time).
+    Job-minutes, not wall time: `make paper` runs JOBS stages side by side."""
     path = REPO / "reports" / profile / "timings.jsonl"
     if not path.exists():
         return float("nan")
-    return sum(rec["seconds"] for rec in read_jsonl(path)) / 60
+    last = {rec["stage"]: rec["seconds"] for rec in read_jsonl(path)}
+    return sum(last.values()) / 60
 
 
 def macros(profile: str, records: list[dict], summary: dict) -> str:
@@ -248,7 +251,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
         row = summary.get(("fashion_mnist", name), {})
         lines.append(_macro(f"{key}Linear", cell(row, "linear")))
         lines.append(_macro(f"{key}Knn", cell(row, "knn")))
-    lines.append(_macro("WallMinutes", f"{wall_minutes(profile):.0f}"))
+    lines.append(_macro("StageMinutes", f"{stage_minutes(profile):.0f}"))
     lines += margin_macros(summary) + cost_macros(profile)
     lines.append("\\newcommand{\\R}[3]{\\ifcsname R@#1@#2@#3\\endcsname\\csname R@#1@#2@#3\\endcsname"
                  "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no result #1/#2/#3}\\fi}")

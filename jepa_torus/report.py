@@ -34,6 +34,13 @@ DISPLAY = {
     "hamjepa_mlp": "MLP predictor (matched)", "baseline_vicreg_random_init": "Random-init encoder",
     "raw_pixels": "Raw pixels",
 }
+
+
+def plain_label(name: str) -> str:
+    """DISPLAY without TeX, for plot titles: "Hybrid VICReg→SIGReg", "Toroidal N=12"."""
+    return DISPLAY.get(name, name).replace("$", "").replace("{=}", "=").replace("\\to", "→")
+
+
 # macro metric name -> (final.json key, scale, decimals, column header)
 METRICS = {
     "linear": ("linear_probe", 100, 1, "Linear (\\%)"),
@@ -198,6 +205,16 @@ def recovers_torus(summary: dict, dataset: str, names: list[str]) -> list[str]:
     return out
 
 
+def best_name(cands: list[tuple[float, str]], metric: str) -> str:
+    """The configuration with the largest mean, or a tie notice when the runner-up prints the same."""
+    ranked = sorted(cands, reverse=True)
+    _, scale, dec, _ = METRICS[metric]
+    printed = [f"{mean * scale:.{dec}f}" for mean, _ in ranked[:2]]
+    if len(ranked) > 1 and printed[0] == printed[1]:
+        return "no single configuration (a tie at the printed precision)"
+    return DISPLAY.get(ranked[0][1], ranked[0][1])
+
+
 def listing(names: list[str]) -> str:
     return ", ".join(DISPLAY.get(n, n) for n in names) if names else "none"
 
@@ -298,7 +315,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
             cands = [(row[metric].mean, name) for (d, name), row in summary.items()
                      if d == dataset and name in MAIN and metric in row and not math.isnan(row[metric].mean)]
             if cands:
-                lines.append(f"\\expandafter\\def\\csname B@{dkey}@{metric}\\endcsname{{{DISPLAY[max(cands)[1]]}}}")
+                lines.append(f"\\expandafter\\def\\csname B@{dkey}@{metric}\\endcsname{{{best_name(cands, metric)}}}")
     return "\n".join(lines) + "\n"
 
 

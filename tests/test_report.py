@@ -80,3 +80,9 @@ def test_betti_ties_are_mixed_and_recovery_needs_a_majority():
     summary = {("torus_world", "toroidal_N8"): {"betti": [(1, 2, 1), (1, 2, 0), (1, 0, 0)]},
                ("torus_world", "toroidal_N12"): {"betti": [(1, 2, 1), (1, 2, 1), (1, 0, 0)]}}
     assert recovers_torus(summary, "torus_world", report.MAIN) == ["toroidal_N12"]
+
+
+def test_best_is_a_tie_when_the_runner_up_prints_the_same():
+    assert report.best_name([(0.858, "hybrid"), (0.8579, "hamjepa"), (0.85, "baseline_vicreg")], "linear").startswith("no single")
+    assert report.best_name([(0.8584, "hybrid"), (0.8576, "hamjepa")], "linear").startswith("no single")  # both 85.8
+    assert report.best_name([(0.87, "hybrid"), (0.858, "hamjepa")], "linear") == report.DISPLAY["hybrid"]

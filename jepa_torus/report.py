@@ -245,13 +245,17 @@ def profile_description(profile: str, records: list[dict]) -> str:
 
 
 def stage_minutes(profile: str) -> float:
-    """Sum of the stages' seconds (timings.jsonl; a stage redone counts once, its last time).
-    Job-minutes, not wall time: `make paper` runs JOBS stages side by side."""
+    """Sum of the stages' seconds (timings.jsonl), each stage counted once at its longest time:
+    on a fresh clone a finished run's notebook only re-renders its report in seconds, which
+    must not replace the time its training took.  Job-minutes, not wall time: `make paper`
+    runs JOBS stages side by side."""
     path = REPO / "reports" / profile / "timings.jsonl"
     if not path.exists():
         return float("nan")
-    last = {rec["stage"]: rec["seconds"] for rec in read_jsonl(path)}
-    return sum(last.values()) / 60
+    longest: dict = {}
+    for rec in read_jsonl(path):
+        longest[rec["stage"]] = max(rec["seconds"], longest.get(rec["stage"], 0.0))
+    return sum(longest.values()) / 60
 
 
 def macros(profile: str, records: list[dict], summary: dict) -> str:

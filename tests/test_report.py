@@ -86,3 +86,12 @@ def test_best_is_a_tie_when_the_runner_up_prints_the_same():
     assert report.best_name([(0.858, "hybrid"), (0.8579, "hamjepa"), (0.85, "baseline_vicreg")], "linear").startswith("no single")
     assert report.best_name([(0.8584, "hybrid"), (0.8576, "hamjepa")], "linear").startswith("no single")  # both 85.8
     assert report.best_name([(0.87, "hybrid"), (0.858, "hamjepa")], "linear") == report.DISPLAY["hybrid"]
+
+
+def test_stage_minutes_counts_each_stage_once_at_its_longest(tmp_path, monkeypatch):
+    (tmp_path / "reports" / "cpu").mkdir(parents=True)
+    lines = ['{"stage": "run:a", "seconds": 600}', '{"stage": "run:b", "seconds": 300}',
+             '{"stage": "run:a", "seconds": 20}']          # a re-render after a fresh clone
+    (tmp_path / "reports" / "cpu" / "timings.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(report, "REPO", tmp_path)
+    assert report.stage_minutes("cpu") == 15.0

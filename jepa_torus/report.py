@@ -400,7 +400,9 @@ def write_generated(profile: str, records: list[dict] | None = None) -> Path:
 
 def savefig(fig, path) -> None:
     """fig.savefig(path, bbox_inches="tight"), atomically: a killed notebook never leaves
-    half a figure for LaTeX."""
+    half a figure for LaTeX.  PDFs carry no creation date, so unchanged results give
+    byte-identical files (and no spurious diffs in the committed figures)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip("."), bbox_inches="tight")
+    fmt = Path(path).suffix.lstrip(".")
+    fig.savefig(buf, format=fmt, bbox_inches="tight", metadata={"CreationDate": None} if fmt == "pdf" else None)
     atomic_write_bytes(path, buf.getvalue())

@@ -215,6 +215,12 @@ def best_name(cands: list[tuple[float, str]], metric: str) -> str:
     return DISPLAY.get(ranked[0][1], ranked[0][1])
 
 
+def signed(x: float, decimals: int) -> str:
+    """A difference as the prose prints it: "$+$1.2", "$-$0.3", "0.0"."""
+    text = f"{abs(x):.{decimals}f}"
+    return text if float(text) == 0 else ("$+$" if x > 0 else "$-$") + text
+
+
 def listing(names: list[str]) -> str:
     return ", ".join(DISPLAY.get(n, n) for n in names) if names else "none"
 
@@ -301,11 +307,10 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
                 if metric in row and metric in other:
                     _, scale, dec, _ = METRICS[metric]
                     diff = (row[metric].mean - other[metric].mean) * scale
-                    sign = "$+$" if diff > 0 else ("$-$" if diff < 0 else "")
                     lines.append(f"\\expandafter\\def\\csname C@{dkey}@{name}@{ref}@{metric}\\endcsname"
                                  f"{{{compare(row[metric], other[metric], resolution=resolution(metric))}}}")
                     lines.append(f"\\expandafter\\def\\csname D@{dkey}@{name}@{ref}@{metric}\\endcsname"
-                                 f"{{{sign}{abs(diff):.{dec}f}}}")
+                                 f"{{{signed(diff, dec)}}}")
     for dataset in sorted({d for d, _ in summary}):
         dkey = DATASET_KEYS.get(dataset, dataset)
         names = [n for n in MAIN if n not in ("baseline_vicreg", "baseline_sigreg")]
@@ -336,7 +341,7 @@ def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
             continue
         margin = (max(best) - raw[metric].mean) * 100
         clears &= margin >= MEANINGFUL_MARGIN
-        out.append(_macro(f"Margin{key}", f"{'$-$' if margin < 0 else '$+$'}{abs(margin):.1f}"))
+        out.append(_macro(f"Margin{key}", signed(margin, 1)))
     out.append(_macro("MarginVerdict", "clears" if clears else "falls short of"))
     out.append(_macro("MarginConsequence", "differences between regularisers beyond the seed spread are meaningful"
                       if clears else "differences between regularisers there are not evidence either way"))

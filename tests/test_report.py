@@ -95,3 +95,8 @@ def test_stage_minutes_counts_each_stage_once_at_its_longest(tmp_path, monkeypat
     (tmp_path / "reports" / "cpu" / "timings.jsonl").write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(report, "REPO", tmp_path)
     assert report.stage_minutes("cpu") == 15.0
+
+
+def test_signed_differences():
+    assert report.signed(1.234, 1) == "$+$1.2" and report.signed(-0.26, 1) == "$-$0.3"
+    assert report.signed(-0.04, 1) == "0.0"          # no sign on a difference that prints as zero

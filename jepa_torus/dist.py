@@ -24,11 +24,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .losses import all_reduce_sum
-
-
-def world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+from .losses import all_reduce_sum, world_size
 
 
 def rank() -> int:

@@ -31,6 +31,11 @@ class CheckpointError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- atomic writes
+def _kept(path: Path) -> str:
+    """What a failed write left behind, for its error message."""
+    return f"the earlier {path.name} is unchanged" if path.exists() else "nothing was written"
+
+
 def _write_tmp(path: Path, payload: bytes) -> Path:
     """payload -> a hidden temporary file beside path (fsynced); returns its name."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -41,8 +46,7 @@ def _write_tmp(path: Path, payload: bytes) -> Path:
             os.fsync(f.fileno())
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OutputError(e.errno, f"could not write {path} ({e.strerror or e}); "
-                                   f"{'the earlier ' + path.name + ' is unchanged' if path.exists() else 'nothing was written'}"
+        raise OutputError(e.errno, f"could not write {path} ({e.strerror or e}); {_kept(path)}"
                                    f" (free some space or choose another output folder)") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -55,8 +59,7 @@ def _rename(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        kept = f"the earlier {path.name} is unchanged" if path.exists() else "nothing was written"
-        raise OutputError(e.errno, f"could not write {path} (rename failed: {e.strerror or e}); {kept}") from None
+        raise OutputError(e.errno, f"could not write {path} (rename failed: {e.strerror or e}); {_kept(path)}") from None
 
 
 def atomic_write_bytes(path, payload: bytes) -> None:

@@ -44,7 +44,8 @@ class NonFiniteError(ValueError):
     """NaN or inf in a loss input: the network diverged (the training loop stops on it)."""
 
 
-def _world_size() -> int:
+def world_size() -> int:
+    """Processes in the torch.distributed group (1 without one); dist.py uses this too."""
     d = torch.distributed
     return d.get_world_size() if d.is_available() and d.is_initialized() else 1
 
@@ -76,7 +77,7 @@ def gather_batch(z: torch.Tensor) -> torch.Tensor:
     With DDP's gradient averaging this gives exactly the single-process gradient of a
     statistic of the concatenated batch (the backward sums the K ranks' gradients, DDP
     divides by K)."""
-    if _world_size() == 1:
+    if world_size() == 1:
         return z
     return _GatherRows.apply(z)
 
@@ -100,7 +101,7 @@ class _SumRanks(torch.autograd.Function):
 
 def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum over ranks with gradients (identity in one process)."""
-    if _world_size() == 1:
+    if world_size() == 1:
         return x
     return _SumRanks.apply(x)
 

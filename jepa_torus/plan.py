@@ -107,6 +107,17 @@ def makefile(profile: str) -> str:
 
 
 # --------------------------------------------------------------------------- execution
+def stage_seconds(profile: str) -> dict:
+    """stage -> seconds from reports/<profile>/timings.jsonl, each stage at its longest
+    record: on a fresh clone a finished run's notebook only re-renders its report in
+    seconds, which must not replace the time its training took."""
+    path = REPO / "reports" / profile / "timings.jsonl"
+    longest: dict = {}
+    for rec in (read_jsonl(path) if path.exists() else []):
+        longest[rec["stage"]] = max(rec["seconds"], longest.get(rec["stage"], 0.0))
+    return longest
+
+
 def _record_time(profile: str, stage: str, seconds: float) -> None:
     """One line appended in one write; readers skip a line cut by a kill (files.read_jsonl)."""
     path = REPO / "reports" / profile / "timings.jsonl"
@@ -154,9 +165,7 @@ def write_index(profile: str) -> Path:
     """reports/<profile>/index.html linking every HTML report."""
     root = REPO / "reports" / profile
     items = sorted(p.relative_to(root) for p in root.rglob("*.html") if p.name != "index.html")
-    timings = {}
-    if (root / "timings.jsonl").exists():
-        timings = {rec["stage"]: rec["seconds"] for rec in read_jsonl(root / "timings.jsonl")}
+    timings = stage_seconds(profile)
     rows = []
     for p in items:
         stage = p.stem if p.parent == Path(".") else "run:" + p.stem.replace("__", "/")

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from .files import atomic_write_bytes, atomic_write_text, read_jsonl
+from .files import atomic_write_bytes, atomic_write_text
 from .geometry import spectral_gap
-from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES
+from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES, stage_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -251,17 +251,10 @@ def profile_description(profile: str, records: list[dict]) -> str:
 
 
 def stage_minutes(profile: str) -> float:
-    """Sum of the stages' seconds (timings.jsonl), each stage counted once at its longest time:
-    on a fresh clone a finished run's notebook only re-renders its report in seconds, which
-    must not replace the time its training took.  Job-minutes, not wall time: `make paper`
-    runs JOBS stages side by side."""
-    path = REPO / "reports" / profile / "timings.jsonl"
-    if not path.exists():
-        return float("nan")
-    longest: dict = {}
-    for rec in read_jsonl(path):
-        longest[rec["stage"]] = max(rec["seconds"], longest.get(rec["stage"], 0.0))
-    return sum(longest.values()) / 60
+    """Sum of the stages' seconds (``plan.stage_seconds``: each stage once, at its longest).
+    Job-minutes, not wall time: `make paper` runs JOBS stages side by side."""
+    seconds = stage_seconds(profile)
+    return sum(seconds.values()) / 60 if seconds else float("nan")
 
 
 def macros(profile: str, records: list[dict], summary: dict) -> str:

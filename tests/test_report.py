@@ -4,7 +4,7 @@ import math
 
 import yaml
 
-from jepa_torus import report
+from jepa_torus import plan, report
 from jepa_torus.report import Stat, ahead_of_all, compare, recovers_torus
 
 
@@ -93,7 +93,7 @@ def test_stage_minutes_counts_each_stage_once_at_its_longest(tmp_path, monkeypat
     lines = ['{"stage": "run:a", "seconds": 600}', '{"stage": "run:b", "seconds": 300}',
              '{"stage": "run:a", "seconds": 20}']          # a re-render after a fresh clone
     (tmp_path / "reports" / "cpu" / "timings.jsonl").write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(report, "REPO", tmp_path)
+    monkeypatch.setattr(plan, "REPO", tmp_path)          # timings.jsonl is read by plan.stage_seconds
     assert report.stage_minutes("cpu") == 15.0
 
 

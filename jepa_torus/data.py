@@ -769,8 +769,14 @@ class Augment:
         return x
 
 
-def augment_for(name: str, config: AugmentConfig | None = None) -> Augment:
+def augment_for(name: str, config: AugmentConfig | None = None, **overrides) -> Augment:
     """The recommended augmentation of a registered data set (or ``config`` with its
-    mean/std)."""
+    mean/std), with single fields replaced by ``overrides`` (e.g. crop_scale=(0.5, 1))."""
     info = dataset_info(name)
-    return Augment(config or info.augment, info.mean, info.std)
+    config = config or info.augment
+    fields = AugmentConfig.__dataclass_fields__
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown augmentation field(s) {', '.join(unknown)}; valid: {', '.join(fields)}")
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return Augment(replace(config, **overrides), info.mean, info.std)

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import data as D
@@ -66,6 +67,7 @@ DEFAULTS: dict = {
     "torus_head_weight": 1.0,     # weight of TorusHeadLoss on the head's angles (if model.torus_head)
     "floor_weight": 0.0,          # >0: add the HamJEPA phase-space floors on z = (q, p) with this weight
     "potential_warmup_epochs": 0.0,  # HamJEPA: potential scale ramps 0 -> its value over these epochs
+    "augment": {},                # fields of data.AugmentConfig replacing the data set's recipe
     "ema_momentum": 0.0,          # 0: the target is the online network (VICReg, LeJEPA); >0: EMA target
     "epochs": 10,
     "batch_size": 256,
@@ -119,7 +121,7 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
         default = base[key]
         if key == "loss" and isinstance(value, dict) and value.get("type", default.get("type")) != default.get("type"):
             out[key] = copy.deepcopy(value)
-        elif isinstance(default, dict) and key not in ("encoder_kwargs", "predictor_kwargs"):
+        elif isinstance(default, dict) and key not in ("encoder_kwargs", "predictor_kwargs", "augment"):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {where!r} must be a mapping, got {value!r}")
             out[key] = _merge(default, value, where + ".")
@@ -196,6 +198,10 @@ def resolve_config(config_path=None, profile: str = "cpu", overrides: dict | Non
         build_loss(cfg["loss"])  # validates the loss type and its keys before any file is written
     except ValueError as e:
         raise ConfigError(f"config section 'loss': {e}") from None
+    try:
+        D.augment_for(cfg["dataset"], **cfg["augment"])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config section 'augment': {e}") from None
     cfg["model"]["in_channels"] = info.channels
     cfg["profile"] = profile
     return cfg
@@ -376,7 +382,7 @@ def train(cfg: dict, output_dir=None) -> dict | None:
                               None if train_split.angles is None else train_split.angles[keep])
     info = train_split.info
     images = train_split.images.to(device)  # the whole training set lives on the device (on every rank)
-    augment = D.augment_for(cfg["dataset"])
+    augment = D.augment_for(cfg["dataset"], **cfg["augment"])
 
     torch.manual_seed(cfg["seed"])
     model = M.build_model(cfg["model"]).to(device)
@@ -526,8 +532,6 @@ def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) 
     """Probes and geometry of the final encoder (no epoch selection: the test set is scored
     once).  With ``out_dir`` the topology subsample of test features is saved as
     features.npz for the analysis notebook."""
-    from . import metrics
-
     ev = cfg["eval"]
     train_split, test_split = load_split(cfg, "train"), load_split(cfg, "test")
     g = torch.Generator().manual_seed(0)  # the same probe subsets for every run
@@ -543,13 +547,11 @@ def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) 
         raise ConfigError(f"eval.features must be 'encoder' or 'pixels', got {ev['features']!r}")
     y_tr, y_te = train_split.labels[tr].numpy(), test_split.labels[te].numpy()
     angles = None if test_split.angles is None else test_split.angles[te].numpy()
-    if ev["analysis"]:
-        res = metrics.evaluate(f_tr, y_tr, f_te, y_te, test_angles=angles, n_topology=ev["topology_points"],
-                               knn_k=ev["knn_k"], persistence_kwargs={"n_landmarks": ev["landmarks"]})
-    else:
-        res = {"linear_probe": metrics.linear_probe(f_tr, y_tr, f_te, y_te),
-               "knn_accuracy": metrics.knn_accuracy(f_tr, y_tr, f_te, y_te, k=ev["knn_k"]),
-               "effective_rank": metrics.effective_rank(f_te)}
+    # cfg["threads"] holds for numpy/scipy/sklearn's BLAS as well as for torch: left at its
+    # default, OpenBLAS spun up one thread per core beside the other run of `make -j2` and a
+    # probe of 5 s took 70-380 s (measured in the 2026-12-01 CPU-profile runs).
+    with threadpool_limits(limits=cfg["threads"] or None):
+        res = _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles)
     if out_dir is not None:
         keep = np.random.default_rng(0).permutation(len(f_te))[: ev["topology_points"]]
         buf = io.BytesIO()  # atomic like every result: the analysis notebook never reads half a file
@@ -558,6 +560,17 @@ def evaluate_run(model: M.JEPA, cfg: dict, device, out_dir: Path | None = None) 
         atomic_write_bytes(Path(out_dir) / "features.npz", buf.getvalue())
     res.update({"config": cfg["name"], "profile": cfg["profile"], "dataset": cfg["dataset"], "seed": cfg["seed"]})
     return res
+
+
+def _probe_and_analyse(ev: dict, f_tr, y_tr, f_te, y_te, angles) -> dict:
+    from . import metrics
+
+    if ev["analysis"]:
+        return metrics.evaluate(f_tr, y_tr, f_te, y_te, test_angles=angles, n_topology=ev["topology_points"],
+                                knn_k=ev["knn_k"], persistence_kwargs={"n_landmarks": ev["landmarks"]})
+    return {"linear_probe": metrics.linear_probe(f_tr, y_tr, f_te, y_te),
+            "knn_accuracy": metrics.knn_accuracy(f_tr, y_tr, f_te, y_te, k=ev["knn_k"]),
+            "effective_rank": metrics.effective_rank(f_te)}
 
 
 # --------------------------------------------------------------------------- CLI

@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     cfg = T.resolve_config(T.REPO / "configs" / f"{args.config}.yaml", args.profile, {"dataset": args.dataset})
     split = T.load_split(cfg, "train")
-    augment = D.augment_for(cfg["dataset"])
+    augment = D.augment_for(cfg["dataset"], **cfg["augment"])
     torch.manual_seed(0)
     model = M.build_model(cfg["model"])
     objective = T.Objective(cfg)

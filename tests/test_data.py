@@ -368,3 +368,13 @@ def test_augment_colour_ops():
 def test_augment_rejects_colour_ops_on_grayscale():
     with pytest.raises(ValueError, match="RGB"):
         D.Augment(D.CIFAR_AUGMENT, (0.5,), (0.5,))(torch.rand(2, 1, 28, 28), torch.Generator())
+
+
+def test_augment_overrides_replace_single_fields():
+    aug = D.augment_for("fashion_mnist", crop_scale=[1.0, 1.0], crop_ratio=[1.0, 1.0], flip_p=0.0, jitter_p=0.0,
+                        solarize_p=0.0)
+    assert aug.config.crop_scale == (1.0, 1.0) and aug.config.brightness == D.FMNIST_AUGMENT.brightness
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(aug(x, torch.Generator().manual_seed(0)), (x - 0.2860) / 0.3530, atol=1e-5)
+    with pytest.raises(ValueError, match=r"crop_sclae.*valid: crop_scale"):
+        D.augment_for("fashion_mnist", crop_sclae=(0.5, 1.0))

@@ -158,3 +158,28 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     state = T.load_checkpoint(tmp_path / "last.pt")
     assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (tmp_path / "final.json").exists()
+
+
+def test_augment_key_overrides_the_recipe_and_is_checked():
+    cfg = T.resolve_config("configs/baseline_vicreg.yaml", "cpu", {"augment.crop_scale": [0.5, 1.0]})
+    assert cfg["augment"] == {"crop_scale": [0.5, 1.0]}
+    with pytest.raises(T.ConfigError, match=r"section 'augment'.*flip_prob"):
+        T.resolve_config("configs/baseline_vicreg.yaml", "cpu", {"augment.flip_prob": 0.0})
+
+
+def test_probes_use_the_configured_number_of_blas_threads(tmp_path, monkeypatch):
+    # Beside another run, BLAS threads beyond cfg["threads"] only spin: the probe has to obey it.
+    from threadpoolctl import threadpool_info
+
+    from jepa_torus import metrics
+    seen = []
+    real = metrics.linear_probe
+
+    def spy(*args, **kw):
+        seen.append({p["num_threads"] for p in threadpool_info()})
+        return real(*args, **kw)
+
+    monkeypatch.setattr(metrics, "linear_probe", spy)
+    T.train(tiny("baseline_vicreg", train_subset=64, eval={**TINY["eval"], "probe_train": 64, "probe_test": 32}),
+            tmp_path / "run")
+    assert seen == [{1}]

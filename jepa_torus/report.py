@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from . import data as D
 from .files import atomic_write_bytes, atomic_write_text
 from .geometry import spectral_gap
 from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES, stage_seconds
@@ -246,7 +247,9 @@ def profile_description(profile: str, records: list[dict]) -> str:
         kw = cfg["model"]["encoder_kwargs"]
         arch = f"ConvNet {'-'.join(map(str, kw.get('widths', [])))}" if enc == "convnet" else f"ResNet-18 (width {kw.get('width', 64)})"
         sub = f" on {cfg['train_subset']} images" if cfg["train_subset"] else ""
-        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}")
+        lo, hi = D.augment_for(dataset, **cfg.get("augment", {})).config.crop_scale
+        crops = f", crop area {lo:g}--{hi:g}" if (lo, hi) != (1.0, 1.0) else ""
+        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}{crops}")
     return f"\\texttt{{{profile}}} profile (" + "; ".join(parts) + ")"
 
 

@@ -249,7 +249,8 @@ def profile_description(profile: str, records: list[dict]) -> str:
         sub = f" on {cfg['train_subset']} images" if cfg["train_subset"] else ""
         lo, hi = D.augment_for(dataset, **cfg.get("augment", {})).config.crop_scale
         crops = f", crop area {lo:g}--{hi:g}" if (lo, hi) != (1.0, 1.0) else ""
-        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}{crops}")
+        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}, "
+                     f"peak lr {cfg['lr']:g}{crops}")
     return f"\\texttt{{{profile}}} profile (" + "; ".join(parts) + ")"
 
 

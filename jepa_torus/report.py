@@ -327,7 +327,8 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
 
 def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
     """How far the best self-supervised run is above raw pixels (points), per probe, and whether
-    both clear MEANINGFUL_MARGIN: \\MarginLinear, \\MarginKnn, \\MarginVerdict, \\MarginThreshold."""
+    both clear MEANINGFUL_MARGIN: \\MarginLinear, \\MarginKnn, \\MarginVerdict, \\MarginThreshold; and
+    \\MarginCount, how many main configurations clear it on both probes ("2 of 8")."""
     raw = summary.get((dataset, "raw_pixels"), {})
     out, clears = [_macro("MarginThreshold", f"{MEANINGFUL_MARGIN:g}")], True
     for metric, key in (("linear", "Linear"), ("knn", "Knn")):
@@ -340,6 +341,11 @@ def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
         clears &= margin >= MEANINGFUL_MARGIN
         out.append(_macro(f"Margin{key}", signed(margin, 1)))
     out.append(_macro("MarginVerdict", "clears" if clears else "falls short of"))
+    # The best run per probe can hide the rest: how many configurations clear both probes.
+    present = [n for n in MAIN if {"linear", "knn"} <= set(summary.get((dataset, n), {}))]
+    both = [n for n in present if {"linear", "knn"} <= set(raw) and all(
+        (summary[(dataset, n)][m].mean - raw[m].mean) * 100 >= MEANINGFUL_MARGIN for m in ("linear", "knn"))]
+    out.append(_macro("MarginCount", f"{len(both)} of {len(present)}"))
     out.append(_macro("MarginConsequence", "differences between regularisers beyond the seed spread are meaningful"
                       if clears else "differences between regularisers there are not evidence either way"))
     return out

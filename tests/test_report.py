@@ -63,6 +63,7 @@ def test_margin_over_raw_pixels_uses_the_best_main_run():
     text = "\n".join(report.margin_macros(summary))
     assert "\\newcommand{\\MarginLinear}{$+$3.9}" in text and "\\newcommand{\\MarginKnn}{$+$3.5}" in text
     assert "\\newcommand{\\MarginVerdict}{clears}" in text
+    assert "\\newcommand{\\MarginCount}{1 of 2}" in text          # VICReg's kNN is below raw pixels
     summary[("fashion_mnist", "hybrid")]["knn"] = Stat([0.85])
     assert "{falls short of}" in "\n".join(report.margin_macros(summary))
 

@@ -40,7 +40,7 @@ def test_ahead_and_recovery_lists():
 
 def test_macros_carry_verdicts_and_signed_differences(tmp_path):
     cfg = {"model": {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64]}}, "train_subset": 0,
-           "epochs": 2, "batch_size": 64}
+           "epochs": 2, "batch_size": 64, "lr": 0.002}
     records = []
     for name, accs in (("baseline_vicreg", [0.80, 0.81]), ("toroidal_N12", [0.70, 0.71])):
         for seed, acc in enumerate(accs):
@@ -54,6 +54,8 @@ def test_macros_carry_verdicts_and_signed_differences(tmp_path):
     assert "\\csname D@torus@toroidal_N12@baseline_vicreg@linear\\endcsname{$-$10.0}" in text
     assert "\\csname T@torus\\endcsname{VICReg, Toroidal $N{=}12$}" in text
     assert "\\csname A@torus@linear\\endcsname{none}" in text
+    # torus_world's views have no crops, so the description names none
+    assert "{\\texttt{smoke} profile (torus-world: ConvNet 32-64, 2 epochs, batch 64, peak lr 0.002)}" in text
 
 
 def test_margin_over_raw_pixels_uses_the_best_main_run():
@@ -101,3 +103,15 @@ def test_stage_minutes_counts_each_stage_once_at_its_longest(tmp_path, monkeypat
 def test_signed_differences():
     assert report.signed(1.234, 1) == "$+$1.2" and report.signed(-0.26, 1) == "$-$0.3"
     assert report.signed(-0.04, 1) == "0.0"          # no sign on a difference that prints as zero
+
+
+def test_profile_description_names_the_crop_area_actually_used(tmp_path):
+    cfg = {"model": {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64, 128, 256]}}, "train_subset": 0,
+           "epochs": 4, "batch_size": 256, "lr": 0.008, "augment": {"crop_scale": [0.8, 1.0]}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    rec = {"name": "baseline_vicreg", "dataset": "fashion_mnist", "seed": 0, "run_dir": str(tmp_path)}
+    assert report.profile_description("cpu", [rec]) == ("\\texttt{cpu} profile (fashion-mnist: ConvNet 32-64-128-256, "
+                                                        "4 epochs, batch 256, peak lr 0.008, crop area 0.8--1)")
+    del cfg["augment"]                                        # the data set's own recipe: area 0.3-1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert "crop area 0.3--1)" in report.profile_description("cpu", [rec])

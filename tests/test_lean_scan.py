@@ -7,7 +7,11 @@
   (table below);
 * every theorem listed in `lean/README.md` exists in the sources, and every `theorem` in the
   sources is listed there;
-* `lean/JepaTorus.lean` imports every module under `lean/JepaTorus/`.
+* `lean/JepaTorus.lean` imports every module under `lean/JepaTorus/`;
+* no Mathlib name known to be deprecated (`DEPRECATED_NAMES`) is used, and every `nlinarith`
+  is given hints: a bare `nlinarith` leaves the whole product search to the tactic, which is
+  where a proof nobody could compile here is most likely to time out (both found by reading
+  the proofs against Mathlib's source, see lean/README.md).
 
 Run as a script (`python3 tests/test_lean_scan.py`) it does the same without pytest; the Lean CI
 workflow calls it that way before building.
@@ -38,6 +42,33 @@ VERIFIED_TAG_COMMITS = {
 FORBIDDEN_TOKENS = ("sorry", "sorryAx", "admit", "native_decide", "axiom")
 # Lean identifiers may contain letters, digits, `_`, `'`, `!`, `?` and `.` (namespaces).
 _TOKEN_RE = re.compile(r"(?<![\w'.!?])(" + "|".join(FORBIDDEN_TOKENS) + r")(?![\w'!?])")
+
+
+# Mathlib names that are deprecated aliases (a warning today, an error once the alias is
+# removed) -> the name to use. Each was read in Mathlib's source: the `Order/Defs/LinearOrder`
+# renames of 2025-05-11, the ordered-field renames of 2024-02-16 and the `₀` versions of the
+# division iff-lemmas (autumn 2024).
+DEPRECATED_NAMES = {
+    "le_or_lt": "le_or_gt",
+    "lt_or_le": "lt_or_ge",
+    "le_of_not_le": "le_of_not_ge",
+    "le_of_not_lt": "le_of_not_gt",
+    "eq_or_lt_of_not_lt": "eq_or_gt_of_not_lt",
+    "div_le_div_of_le_left": "div_le_div_of_nonneg_left",
+    "div_lt_div_of_lt_left": "div_lt_div_of_pos_left",
+    "div_le_div_of_le_of_nonneg": "div_le_div_of_nonneg_right",
+    "div_lt_div_of_lt": "div_lt_div_of_pos_right",
+    "le_div_iff": "le_div_iff₀",
+    "div_le_iff": "div_le_iff₀",
+    "lt_div_iff": "lt_div_iff₀",
+    "div_lt_iff": "div_lt_iff₀",
+}
+# A whole identifier: not preceded by an identifier character or `.` (so `Nat.le_or_lt` or
+# `foo.le_div_iff` are other lemmas) and not continued (`le_div_iff₀`, `le_or_lt'`); Python's
+# `\w` covers Lean's subscript digits.
+_DEPRECATED_RE = re.compile(r"(?<![\w'.!?])(" + "|".join(map(re.escape, DEPRECATED_NAMES))
+                            + r")(?![\w'!?])")
+_NLINARITH_RE = re.compile(r"(?<![\w'.!?])nlinarith(?![\w'?])")
 
 
 def lean_sources() -> list[Path]:
@@ -91,6 +122,43 @@ def forbidden_hits(src: str) -> list[tuple[int, str]]:
     for m in _TOKEN_RE.finditer(code):
         line = code.count("\n", 0, m.start()) + 1
         hits.append((line, m.group(1)))
+    return hits
+
+
+def deprecated_hits(src: str) -> list[tuple[int, str]]:
+    """(line, name) for every use of a name in `DEPRECATED_NAMES` outside comments/strings."""
+    code = strip_comments_and_strings(src)
+    return [(code.count("\n", 0, m.start()) + 1, m.group(1)) for m in _DEPRECATED_RE.finditer(code)]
+
+
+def bare_nlinarith_hits(src: str) -> list[int]:
+    """Lines of `nlinarith` calls without a non-empty hint list `[...]`.
+
+    The syntax is `nlinarith[!] [(config := ...)]* [only] [h₁, ...]`; whatever follows the
+    optional parts must open a list with at least one term."""
+    code = strip_comments_and_strings(src)
+    hits = []
+    for m in _NLINARITH_RE.finditer(code):
+        i, n = m.end(), len(code)
+        if i < n and code[i] == "!":
+            i += 1
+        while True:
+            while i < n and code[i] in " \t\n":
+                i += 1
+            if code.startswith("(", i):  # a `(config := ...)` argument: skip it, nested parens included
+                depth = 0
+                while i < n:
+                    depth += {"(": 1, ")": -1}.get(code[i], 0)
+                    i += 1
+                    if depth == 0:
+                        break
+                continue
+            if re.match(r"only(?![\w'])", code[i:]):
+                i += len("only")
+                continue
+            break
+        if not re.match(r"\[\s*[^\s\]]", code[i:]):
+            hits.append(code.count("\n", 0, m.start()) + 1)
     return hits
 
 
@@ -153,6 +221,61 @@ def s : String := "sorry axiom"
 theorem axioms_free (h : sorry_free) : True := trivial
 '''
     assert forbidden_hits(clean) == []
+
+
+def test_deprecated_name_scan_on_snippets_and_on_spectrum():
+    assert deprecated_hits("  rcases le_or_lt (2 * k) N with h | h") == [(1, "le_or_lt")]
+    assert deprecated_hits("have := (le_div_iff hc).2 h\nexact lt_or_le a b") == [
+        (1, "le_div_iff"), (2, "lt_or_le")]
+    # the new names, longer names, other namespaces, comments and strings do not count
+    clean = '''rcases le_or_gt a b with h | h
+exact (le_div_iff₀ hc).2 h
+exact (le_div_iff₀' hc).2 h
+exact Foo.le_or_lt a b
+exact le_or_lt_of_foo a b
+-- le_or_lt is deprecated
+def s : String := "le_or_lt"
+'''
+    assert deprecated_hits(clean) == []
+    # the fixed Spectrum.lean passes; putting its old spelling back is caught on that line
+    src = (LEAN / "JepaTorus" / "Spectrum.lean").read_text(encoding="utf-8")
+    assert deprecated_hits(src) == []
+    line = next(k for k, text in enumerate(src.splitlines(), 1) if "le_or_gt" in text)
+    assert deprecated_hits(src.replace("le_or_gt", "le_or_lt")) == [(line, "le_or_lt")]
+
+
+def test_bare_nlinarith_scan_on_snippets_and_on_spectrum():
+    assert bare_nlinarith_hits("  constructor <;> nlinarith") == [1]
+    assert bare_nlinarith_hits("have h : x < 1 := by nlinarith\n") == [1]
+    assert bare_nlinarith_hits("by\n  nlinarith []") == [2]
+    assert bare_nlinarith_hits("nlinarith (config := { splitNe := true })") == [1]
+    assert bare_nlinarith_hits("nlinarith only") == [1]
+    hinted = '''nlinarith [sq_nonneg (x - 1), h]
+nlinarith! [mul_nonneg h0 (sub_nonneg.2 h.le)]
+nlinarith (config := { splitNe := (true) }) only [h]
+nlinarith
+  [h]
+-- a bare nlinarith in a comment
+'''
+    assert bare_nlinarith_hits(hinted) == []
+    # the fixed Spectrum.lean passes; dropping the hints of its bounds is caught on those lines
+    src = (LEAN / "JepaTorus" / "Spectrum.lean").read_text(encoding="utf-8")
+    assert bare_nlinarith_hits(src) == []
+    hinted_lines = [k for k, text in enumerate(src.splitlines(), 1) if re.search(r"nlinarith \[", text)]
+    assert len(hinted_lines) >= 6, hinted_lines
+    stripped = re.sub(r"nlinarith \[[^\]\n]*\]", "nlinarith", src)
+    assert bare_nlinarith_hits(stripped) == hinted_lines
+
+
+def test_no_deprecated_names_and_no_bare_nlinarith():
+    offenders = []
+    for p in lean_sources():
+        src = p.read_text(encoding="utf-8")
+        for line, name in deprecated_hits(src):
+            offenders.append(f"{p.relative_to(ROOT)}:{line}: {name} is deprecated, use {DEPRECATED_NAMES[name]}")
+        for line in bare_nlinarith_hits(src):
+            offenders.append(f"{p.relative_to(ROOT)}:{line}: nlinarith without hints")
+    assert not offenders, "\n".join(offenders)
 
 
 def test_lean_project_layout():

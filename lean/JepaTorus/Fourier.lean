@@ -44,7 +44,7 @@ lemma sin_add_add_sin_sub (θ a : ℝ) :
 
 section Modes
 
-variable {N : ℕ} [NeZero N]
+variable {N : ℕ}
 
 lemma fourierCos_apply (j k : ℕ) (q : Fin N × Fin N) :
     fourierCos N j k q = Real.cos (stepAngle N * (phase j k q : ℝ)) := by
@@ -55,6 +55,11 @@ lemma fourierSin_apply (j k : ℕ) (q : Fin N × Fin N) :
     fourierSin N j k q = Real.sin (stepAngle N * (phase j k q : ℝ)) := by
   show Real.sin (2 * π * (phase j k q : ℝ) / N) = _
   rw [two_pi_mul_div_eq]
+
+/- Declared only from here on: the lemmas above do not use it, and an instance variable in
+scope would be added to them anyway (and reported by the unused-section-variable linter). The
+ones below need it for `1 : Fin N` (the neighbours `p ± e₁`, `p ± e₂`) or for `N ≠ 0`. -/
+variable [NeZero N]
 
 /-- The value of `a + 1 : Fin N` is `a + 1` modulo `N`. -/
 lemma val_add_one_modEq (a : Fin N) : ((a + 1 : Fin N) : ℕ) ≡ (a : ℕ) + 1 [MOD N] := by
@@ -136,9 +141,10 @@ lemma shift_sub {f : ℝ → ℝ} (hf : Function.Periodic f (2 * π)) {j k s : �
         push_cast
         ring
     _ = f (stepAngle N * (phase j k p : ℝ) + -(stepAngle N * s)) := periodic_congr hf h1 _
-    _ = f (stepAngle N * (phase j k p : ℝ) - stepAngle N * s) := by
-        congr 1
-        ring
+    -- Not `congr 1; ring`: on ℝ, `a - b` unfolds to `a + -b`, so `congr` may close this goal
+    -- by `rfl` on its own and the `ring` after it would then fail with "no goals".
+    _ = f (stepAngle N * (phase j k p : ℝ) - stepAngle N * s) :=
+        congrArg f (sub_eq_add_neg _ _).symm
 
 /-- **Eigen-equation for a general mode.** If `f` is `2π`-periodic and
 `f(θ + a) + f(θ - a) = 2 f(θ) cos a` (true for `cos` and `sin`), then
@@ -186,10 +192,10 @@ theorem laplacian_mulVec_fourierSin (j k : ℕ) :
   | (rw [hv]; exact h)
   | (simp only [hv, Pi.smul_apply, smul_eq_mul]; exact h)
 
-/-- The mode `(1, 0)` has eigenvalue exactly the spectral gap `λ₁ = 2 - 2cos(2π/N)`. -/
-theorem eigenvalue_one_zero : cycleSymbol N 1 + cycleSymbol N 0 = gap N := by
-  rw [cycleSymbol_one, cycleSymbol_zero, add_zero]
-
 end Modes
+
+/-- The mode `(1, 0)` has eigenvalue exactly the spectral gap `λ₁ = 2 - 2cos(2π/N)`. -/
+theorem eigenvalue_one_zero {N : ℕ} : cycleSymbol N 1 + cycleSymbol N 0 = gap N := by
+  rw [cycleSymbol_one, cycleSymbol_zero, add_zero]
 
 end JepaTorus

@@ -19,7 +19,9 @@ Main results:
 
 Proof style: only `ring`, `linarith`, `nlinarith`, `positivity`, `push_cast` and a few
 long-standing Mathlib lemmas (listed in `lean/README.md`); where a Mathlib lemma name has
-moved between versions the proof tries alternatives with `first`.
+moved between versions the proof tries alternatives with `first`. Every `nlinarith` is given
+the products its certificate needs as hints (`tests/test_lean_scan.py` rejects a bare one), so
+it never has to search for them.
 -/
 
 open scoped Real
@@ -92,9 +94,10 @@ theorem cos_two_pi_mul_div_le {N k : ℕ} (hk : 1 ≤ k) (hkN : k < N) :
     have i1 : stepAngle N * 1 ≤ stepAngle N * m := mul_le_mul_of_nonneg_left hm1' hω0.le
     have i2 : stepAngle N * (2 * m) ≤ stepAngle N * N := mul_le_mul_of_nonneg_left hm2' hω0.le
     apply Real.cos_le_cos_of_nonneg_of_le_pi hω0.le
-    · nlinarith
-    · nlinarith
-  rcases le_or_lt (2 * k) N with h | h
+    -- linear in the monomials `stepAngle N * m`, `stepAngle N * N` (using `i1`, `i2`, `hω`)
+    · linarith
+    · linarith
+  rcases le_or_gt (2 * k) N with h | h
   · exact half k hk h
   · have hm := half (N - k) (by omega) (by omega)
     have hcast : ((N - k : ℕ) : ℝ) = (N : ℝ) - k := Nat.cast_sub hkN.le
@@ -130,7 +133,7 @@ theorem gap_pos {N : ℕ} (hN : 2 ≤ N) : 0 < gap N := by
   have hω0 : 0 < stepAngle N := stepAngle_pos hN0
   have hN' : (2 : ℝ) ≤ N := by exact_mod_cast hN
   have i1 : stepAngle N * 2 ≤ stepAngle N * N := mul_le_mul_of_nonneg_left hN' hω0.le
-  have hle : stepAngle N ≤ π := by nlinarith
+  have hle : stepAngle N ≤ π := by linarith
   have h := Real.cos_lt_cos_of_nonneg_of_le_pi (le_refl 0) hle hω0
   rw [Real.cos_zero] at h
   rw [gap_eq]
@@ -148,7 +151,7 @@ theorem gap_strictAnti {M N : ℕ} (hM : 2 ≤ M) (hMN : M < N) : gap N < gap M 
   have hMN' : (M : ℝ) < N := by exact_mod_cast hMN
   have hMpos : (0 : ℝ) < M := by linarith
   have i1 : stepAngle M * 2 ≤ stepAngle M * M := mul_le_mul_of_nonneg_left hM' hM0'.le
-  have hle : stepAngle M ≤ π := by nlinarith
+  have hle : stepAngle M ≤ π := by linarith
   have hlt : stepAngle N < stepAngle M := by
     first
     | (unfold stepAngle; exact div_lt_div_of_pos_left (by positivity) hMpos hMN')
@@ -191,29 +194,52 @@ theorem gap_sixteen : gap 16 = 2 - Real.sqrt (2 + Real.sqrt 2) := by
   rw [h, Real.cos_pi_div_eight]
   ring
 
+/-! ### Rational bounds on the square roots
+
+Each bound has a degree-2 certificate; its one product is passed to `nlinarith` as a hint (the
+square facts `x² = y` are hypotheses in context), so nothing is left to its product search:
+* `x < a` for `x = √y ≥ 0` (with `a² > y`): `0 ≤ (x - a)²` and `x² = y` give
+  `2a·x ≤ y + a² < 2a²`;
+* then `b < x` (with `a·b < y`): `0 ≤ x·(a - x)` and `x² = y` give `a·x ≥ y > a·b`. -/
+
+/-- `1.4141 < √2 < 1.4143`. -/
+lemma sqrt_two_bounds : (14141 / 10000 : ℝ) < Real.sqrt 2 ∧ Real.sqrt 2 < 14143 / 10000 := by
+  have h2 : Real.sqrt 2 ^ 2 = 2 := Real.sq_sqrt (by norm_num)
+  have h0 : 0 ≤ Real.sqrt 2 := Real.sqrt_nonneg 2
+  have hhi : Real.sqrt 2 < 14143 / 10000 := by
+    nlinarith [sq_nonneg (Real.sqrt 2 - 14143 / 10000)]
+  have hlo : (14141 / 10000 : ℝ) < Real.sqrt 2 := by
+    nlinarith [mul_nonneg h0 (sub_nonneg.2 hhi.le)]
+  exact ⟨hlo, hhi⟩
+
 /-- `λ₁(8) = 0.586` to three decimals. -/
 theorem gap_eight_bounds : (5855 / 10000 : ℝ) < gap 8 ∧ gap 8 < 5865 / 10000 := by
   rw [gap_eight]
-  have h2 : Real.sqrt 2 ^ 2 = 2 := Real.sq_sqrt (by norm_num)
-  have h0 : 0 ≤ Real.sqrt 2 := Real.sqrt_nonneg 2
-  constructor <;> nlinarith
+  obtain ⟨hlo, hhi⟩ := sqrt_two_bounds
+  constructor <;> linarith
 
 /-- `λ₁(12) = 0.268` to three decimals. -/
 theorem gap_twelve_bounds : (2675 / 10000 : ℝ) < gap 12 ∧ gap 12 < 2685 / 10000 := by
   rw [gap_twelve]
   have h3 : Real.sqrt 3 ^ 2 = 3 := Real.sq_sqrt (by norm_num)
   have h0 : 0 ≤ Real.sqrt 3 := Real.sqrt_nonneg 3
-  constructor <;> nlinarith
+  have hhi : Real.sqrt 3 < 17321 / 10000 := by
+    nlinarith [sq_nonneg (Real.sqrt 3 - 17321 / 10000)]
+  have hlo : (17319 / 10000 : ℝ) < Real.sqrt 3 := by
+    nlinarith [mul_nonneg h0 (sub_nonneg.2 hhi.le)]
+  constructor <;> linarith
 
 /-- `λ₁(16) = 0.152` to three decimals. -/
 theorem gap_sixteen_bounds : (1515 / 10000 : ℝ) < gap 16 ∧ gap 16 < 1525 / 10000 := by
   rw [gap_sixteen]
-  have hs2 : Real.sqrt 2 ^ 2 = 2 := Real.sq_sqrt (by norm_num)
-  have hs0 : 0 ≤ Real.sqrt 2 := Real.sqrt_nonneg 2
-  have hs_lo : (14142 / 10000 : ℝ) < Real.sqrt 2 := by nlinarith
-  have hs_hi : Real.sqrt 2 < 14143 / 10000 := by nlinarith
+  obtain ⟨hs_lo, hs_hi⟩ := sqrt_two_bounds
   have ht2 : Real.sqrt (2 + Real.sqrt 2) ^ 2 = 2 + Real.sqrt 2 := Real.sq_sqrt (by linarith)
   have ht0 : 0 ≤ Real.sqrt (2 + Real.sqrt 2) := Real.sqrt_nonneg _
-  constructor <;> nlinarith
+  -- as above, with `2 + √2 < 3.4143` in place of the exact square
+  have ht_hi : Real.sqrt (2 + Real.sqrt 2) < 18478 / 10000 := by
+    nlinarith [sq_nonneg (Real.sqrt (2 + Real.sqrt 2) - 18478 / 10000)]
+  have ht_lo : (18475 / 10000 : ℝ) < Real.sqrt (2 + Real.sqrt 2) := by
+    nlinarith [mul_nonneg ht0 (sub_nonneg.2 ht_hi.le)]
+  constructor <;> linarith
 
 end JepaTorus

@@ -2,7 +2,7 @@
 #
 #   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
 #   make runs | bench | tables | figures | reports | lean | clean
-#   ONLY='torus_world/%/seed0 ...'   restrict runs (and what the notebooks read) to these run ids
+#   ONLY='torus_world/%/seed0 ...'   make only these runs (tables and notebooks read every finished run)
 #
 # Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
 # by jepa_torus.plan): a finished run is not redone, an interrupted one resumes, -j is safe.
@@ -59,7 +59,7 @@ test: $(STAMP) sysdeps texdeps
 
 # ---------------------------------------------------------------- experiments
 PAPER_GOALS := paper runs bench tables figures reports
-ifneq ($(filter $(PAPER_GOALS) $(RUNS_DIR)/% $(REPORTS)/% $(PDF),$(MAKECMDGOALS)),)
+ifneq ($(filter $(PAPER_GOALS) $(RUNS_DIR)/% $(REPORTS)/% $(GEN)/% $(PDF),$(MAKECMDGOALS)),)
 -include $(RUNS_DIR)/plan.mk
 endif
 $(RUNS_DIR)/plan.mk: jepa_torus/plan.py | $(STAMP)
@@ -75,16 +75,23 @@ $(RUNS_DIR)/bench_losses.json: tests/bench_losses.py jepa_torus/losses.py | $(ST
 	@mkdir -p $(@D)
 	$(PY) tests/bench_losses.py $(BENCH_ARGS_$(PROFILE)) --out $@
 
-# The analysis notebooks read every run; figures.ipynb also writes the tables and macros.
-NB_DEPS := $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/metrics.py
+# The tables and macros (every number of the paper) come from the finished runs through
+# jepa_torus.report, without a notebook; macros.tex is written last, so it stands for all.
+TABLES := $(GEN)/macros.tex
+$(TABLES): $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/runs.py $(RUNS_DIR)/bench_losses.json paper/data/original_results.csv | $(STAMP)
+	$(PY) -m jepa_torus.report --profile $(PROFILE)
+
+# The notebooks only plot, from every finished run of the profile.
+NB_DEPS := $(RUNS_SELECTED) jepa_torus/notebook.py jepa_torus/runs.py jepa_torus/report.py jepa_torus/metrics.py
 $(REPORTS)/analyze.html: notebooks/analyze.ipynb $(NB_DEPS)
 	$(PY) -m jepa_torus.plan notebook analyze --profile $(PROFILE)
 $(REPORTS)/ablate.html: notebooks/ablate.ipynb $(NB_DEPS)
 	$(PY) -m jepa_torus.plan notebook ablate --profile $(PROFILE)
-$(REPORTS)/figures.html: notebooks/figures.ipynb $(NB_DEPS) $(RUNS_DIR)/bench_losses.json paper/data/original_results.csv
+$(REPORTS)/figures.html: notebooks/figures.ipynb $(NB_DEPS) $(RUNS_DIR)/bench_losses.json
 	$(PY) -m jepa_torus.plan notebook figures --profile $(PROFILE)
 
-tables figures: $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html
+tables: $(TABLES)
+figures: $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html
 reports: $(REPORTS)/index.html
 $(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)/figures.html
 	$(PY) -m jepa_torus.plan index --profile $(PROFILE)
@@ -92,7 +99,7 @@ $(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)
 # ---------------------------------------------------------------- paper
 # LaTeX writes its PDF in place: build under another name and rename, so a killed build
 # never leaves a half PDF that make would take as up to date.
-$(PDF): paper/main.tex paper/refs.bib $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html | texdeps
+$(PDF): paper/main.tex paper/refs.bib $(TABLES) $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html | texdeps
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -jobname=main-$(PROFILE)-build \
 	  -pdflatex='pdflatex %O "\def\profile{$(PROFILE)}\input{%S}"' main.tex >/dev/null \
 	  || (tail -40 main-$(PROFILE)-build.log; exit 1)

@@ -6,7 +6,7 @@ The K processes compute exactly what one process computes on the same global bat
   * batch: every rank draws the same seeded permutation and augmentation of the global
     batch of B images and keeps rows [r B/K, (r+1) B/K) (``local_rows``);
   * batch statistics are global: the losses gather / all-reduce with gradients
-    (losses.gather_batch, losses.all_reduce_sum), BatchNorm uses global-batch moments
+    (``gather_batch``, ``all_reduce_sum`` below, used by losses.py), BatchNorm uses global-batch moments
     (SyncBatchNorm on CUDA, ``GlobalBatchNorm`` on CPU);
   * gradients: each rank's loss L_r has mean_r L_r = L (local terms are means over equal
     slices, global terms are the same on every rank); DDP averages the gradients, and the
@@ -24,9 +24,70 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .losses import all_reduce_sum, world_size
+
+# --------------------------------------------------------------------------- collectives
+def world_size() -> int:
+    """Processes in the torch.distributed group (1 without one)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+class _GatherRows(torch.autograd.Function):
+    """all_gather along dim 0 (equal row counts); backward: the gathered gradient summed
+    over ranks (every rank's loss uses every rank's rows), this rank's rows of it.
+    (torch.distributed.nn.functional.all_gather and all_reduce do the same but are
+    deprecated in torch 2.13, and on gloo the former emulates reduce-scatter with K scatters.)"""
+
+    @staticmethod
+    def forward(ctx, z):
+        d = torch.distributed
+        parts = [torch.empty_like(z) for _ in range(d.get_world_size())]
+        d.all_gather(parts, z.contiguous())
+        ctx.rows = slice(d.get_rank() * z.shape[0], (d.get_rank() + 1) * z.shape[0])
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        torch.distributed.all_reduce(grad)
+        return grad[ctx.rows]
+
+
+def gather_batch(z: torch.Tensor) -> torch.Tensor:
+    """Concatenate the per-rank batches (N_local, D) -> (N_global, D), keeping gradients.
+
+    With DDP's gradient averaging this gives exactly the single-process gradient of a
+    statistic of the concatenated batch (the backward sums the K ranks' gradients, DDP
+    divides by K)."""
+    if world_size() == 1:
+        return z
+    return _GatherRows.apply(z)
+
+
+class _SumRanks(torch.autograd.Function):
+    """all_reduce(sum); backward: all_reduce(sum) of the gradient (every rank's loss
+    depends on the sum)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(grad)
+        return grad
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks with gradients (identity in one process)."""
+    if world_size() == 1:
+        return x
+    return _SumRanks.apply(x)
+
+
+# --------------------------------------------------------------------------- process group
 def rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
@@ -70,9 +131,9 @@ def local_rows(batch_size: int) -> slice:
 def mean_over_ranks(parts: dict) -> dict:
     """{name: scalar tensor} -> {name: float}, averaged over ranks (one all-reduce).  For
     the losses this is the single-process value (see the module docstring)."""
+    x = torch.stack([v.detach().float() for v in parts.values()])  # one host sync for all parts
     if world_size() == 1:
-        return {k: v.item() for k, v in parts.items()}
-    x = torch.stack([v.detach().float() for v in parts.values()])
+        return dict(zip(parts, x.tolist()))
     dist.all_reduce(x)
     return dict(zip(parts, (x / world_size()).tolist()))
 

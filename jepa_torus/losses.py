@@ -4,11 +4,15 @@ covariance regulariser and the torus-head loss.
 The contract (every class here): ``forward(z_a, z_b) -> dict`` of scalar tensors with the
 total under ``"loss"`` and every named part beside it (no ``.item()``: logging decides
 when to synchronise).  Inputs are (B, D) or (B, T, D); tokens are treated as samples,
-(B, T, D) -> (B*T, D).  Bad shapes or non-finite values raise ``ValueError``.
+(B, T, D) -> (B*T, D).  Bad shapes raise ``ValueError``.  Values are not checked here: a
+check would synchronise the host with the device on every call; the training loop checks
+all loss parts of a step at once.  This module is only mathematics: the collectives it
+uses for global-batch statistics are in ``dist.py``.
 
 Batch statistics (VICReg's covariance, SIGReg's characteristic function) are taken over
 the *global* batch under ``torch.distributed``: per-rank statistics silently change the
-method (a known bug in public SIGReg ports; anchors.md section 2).
+method (a known bug in public SIGReg ports; tests/test_distributed.py checks ours against
+one process).
 """
 from __future__ import annotations
 
@@ -19,11 +23,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .dist import all_reduce_sum, gather_batch
 from .geometry import spectral_gap, toroidal_weights
 
 __all__ = [
     "JEPALoss",
-    "NonFiniteError",
     "VICRegLoss",
     "SIGRegLoss",
     "HybridVICRegSIGRegLoss",
@@ -40,72 +44,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-class NonFiniteError(ValueError):
-    """NaN or inf in a loss input: the network diverged (the training loop stops on it)."""
-
-
-def world_size() -> int:
-    """Processes in the torch.distributed group (1 without one); dist.py uses this too."""
-    d = torch.distributed
-    return d.get_world_size() if d.is_available() and d.is_initialized() else 1
-
-
-class _GatherRows(torch.autograd.Function):
-    """all_gather along dim 0 (equal row counts); backward: the gathered gradient summed
-    over ranks (every rank's loss uses every rank's rows), this rank's rows of it.
-    (torch.distributed.nn.functional.all_gather and all_reduce do the same but are
-    deprecated in torch 2.13, and on gloo the former emulates reduce-scatter with K scatters.)"""
-
-    @staticmethod
-    def forward(ctx, z):
-        d = torch.distributed
-        parts = [torch.empty_like(z) for _ in range(d.get_world_size())]
-        d.all_gather(parts, z.contiguous())
-        ctx.rows = slice(d.get_rank() * z.shape[0], (d.get_rank() + 1) * z.shape[0])
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad = grad.contiguous().clone()
-        torch.distributed.all_reduce(grad)
-        return grad[ctx.rows]
-
-
-def gather_batch(z: torch.Tensor) -> torch.Tensor:
-    """Concatenate the per-rank batches (N_local, D) -> (N_global, D), keeping gradients.
-
-    With DDP's gradient averaging this gives exactly the single-process gradient of a
-    statistic of the concatenated batch (the backward sums the K ranks' gradients, DDP
-    divides by K)."""
-    if world_size() == 1:
-        return z
-    return _GatherRows.apply(z)
-
-
-class _SumRanks(torch.autograd.Function):
-    """all_reduce(sum); backward: all_reduce(sum) of the gradient (every rank's loss
-    depends on the sum)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        x = x.clone(memory_format=torch.contiguous_format)
-        torch.distributed.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad = grad.clone(memory_format=torch.contiguous_format)
-        torch.distributed.all_reduce(grad)
-        return grad
-
-
-def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over ranks with gradients (identity in one process)."""
-    if world_size() == 1:
-        return x
-    return _SumRanks.apply(x)
-
-
 def _as_samples(z: torch.Tensor, name: str) -> torch.Tensor:
     if not isinstance(z, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
@@ -115,8 +53,6 @@ def _as_samples(z: torch.Tensor, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must have shape (B, D) or (B, T, D), got {tuple(z.shape)}")
     if z.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 samples for batch statistics, got {z.shape[0]}")
-    if not torch.isfinite(z).all():
-        raise NonFiniteError(f"{name} contains NaN or inf: the encoder diverged (lower the learning rate or check the data)")
     return z
 
 
@@ -159,9 +95,10 @@ def diversity_lower_bound(penalty: float, dim: int, lambda_min: float) -> float:
 
 
 class JEPALoss(nn.Module):
-    """Base class: ``set_progress(t)`` with t in [0, 1] lets a schedule change weights."""
+    """Base class: ``set_progress(step, total)`` (integer training steps, called before each
+    step) lets a schedule change weights; the default has none."""
 
-    def set_progress(self, progress: float) -> None:  # noqa: D401 - default: no schedule
+    def set_progress(self, step: int, total: int) -> None:
         pass
 
 
@@ -174,7 +111,10 @@ class VICRegLoss(JEPALoss):
           + c * [cov(z_a) + cov(z_b)],          cov(z) = sum_{i != j} C_ij^2 / D
 
     with a = b = 25, c = 1.  Variance and covariance use the global batch under DDP.
+    Subclasses change the covariance penalty (``penalty_weights``), its weight
+    (``covariance_weight``) and its name in the output (``penalty``).
     """
+    penalty = "covariance"
 
     def __init__(self, inv_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0, eps: float = 1e-4):
         super().__init__()
@@ -183,6 +123,9 @@ class VICRegLoss(JEPALoss):
     def penalty_weights(self, dim: int, device) -> torch.Tensor | None:
         return None  # isotropic: every off-diagonal pair weighs 1
 
+    def covariance_weight(self) -> float:
+        return self.cov_weight
+
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> dict[str, torch.Tensor]:
         z_a, z_b = _check_pair(z_a, z_b)
         inv = F.mse_loss(z_a, z_b)
@@ -190,8 +133,8 @@ class VICRegLoss(JEPALoss):
         var = (variance_hinge(g_a, self.eps) + variance_hinge(g_b, self.eps)) / 2
         w = self.penalty_weights(g_a.shape[1], g_a.device)
         cov = weighted_offdiag_penalty(covariance_matrix(g_a), w) + weighted_offdiag_penalty(covariance_matrix(g_b), w)
-        loss = self.inv_weight * inv + self.var_weight * var + self.cov_weight * cov
-        return {"loss": loss, "invariance": inv, "variance": var, "covariance": cov}
+        loss = self.inv_weight * inv + self.var_weight * var + self.covariance_weight() * cov
+        return {"loss": loss, "invariance": inv, "variance": var, self.penalty: cov}
 
 
 # --------------------------------------------------------------------------- toroidal
@@ -221,15 +164,19 @@ class ToroidalCovarianceLoss(VICRegLoss):
     unconditional claim "the spectral gap provides a lower bound on diversity" is false:
     a collapsed R (all ones) is admissible, it merely has a large P.
     With the variance hinge met (std ~ 1) C ~ R; the loss penalises C, as VICReg does.
+    ``torus_weight`` multiplies cov_T (in VICReg's place of c); the output names it
+    "torus_covariance".
     """
+    penalty = "torus_covariance"
 
     def __init__(self, grid_size: int = 12, inv_weight: float = 25.0, var_weight: float = 25.0,
                  torus_weight: float = 1.0, normalize: bool = True, weights: str = "laplacian", eps: float = 1e-4):
         if weights not in ("laplacian", "uniform"):
             raise ValueError(f"weights must be 'laplacian' or 'uniform', got {weights!r}")
-        super().__init__(inv_weight, var_weight, torus_weight, eps)
+        JEPALoss.__init__(self)  # VICReg's fields, but torus_weight instead of its cov_weight
+        self.inv_weight, self.var_weight, self.torus_weight, self.eps = inv_weight, var_weight, torus_weight, eps
         self.grid_size, self.normalize, self.weights = int(grid_size), normalize, weights
-        self.lambda_1 = spectral_gap(self.grid_size)  # validates grid_size >= 3
+        spectral_gap(self.grid_size)  # raises unless grid_size >= 3
         # Derived from (D, N), so not saved in checkpoints; built on first use for this D.
         self.register_buffer("_w", torch.zeros(0, 0), persistent=False)
 
@@ -240,10 +187,8 @@ class ToroidalCovarianceLoss(VICRegLoss):
             self._w = toroidal_weights(dim, self.grid_size, normalize=self.normalize).to(device)
         return self._w.to(device)
 
-    def forward(self, z_a, z_b):
-        out = super().forward(z_a, z_b)
-        out["torus_covariance"] = out.pop("covariance")
-        return out
+    def covariance_weight(self) -> float:
+        return self.torus_weight
 
 
 # --------------------------------------------------------------------------- SIGReg
@@ -323,8 +268,8 @@ class SIGRegLoss(JEPALoss):
 
 class HybridVICRegSIGRegLoss(JEPALoss):
     """w_v * VICReg + w_s * SIGReg.  The weights are buffers (checkpointed); with
-    ``schedule="linear"`` ``set_progress(t)`` moves them from (1, 0) at t = 0 to (0, 1) at
-    t = 1 (VICReg first, then SIGReg, the transition the SIGReg report describes)."""
+    ``schedule="linear"`` ``set_progress(step, total)`` moves them from (1, 0) at step 0 to
+    (0, 1) at the last step, t = step / total (VICReg first, then SIGReg, the transition the SIGReg report describes)."""
 
     def __init__(self, vicreg_weight: float = 1.0, sigreg_weight: float = 1.0, schedule: str = "constant",
                  vicreg: dict | None = None, sigreg: dict | None = None):
@@ -339,9 +284,9 @@ class HybridVICRegSIGRegLoss(JEPALoss):
     def set_weights(self, vicreg_weight: float, sigreg_weight: float) -> None:
         self.weights.copy_(torch.tensor([vicreg_weight, sigreg_weight]))
 
-    def set_progress(self, progress: float) -> None:
+    def set_progress(self, step: int, total: int) -> None:
         if self.schedule == "linear":
-            t = min(max(float(progress), 0.0), 1.0)
+            t = min(max(step / total, 0.0), 1.0)
             self.set_weights(1.0 - t, t)
 
     def forward(self, z_a, z_b):

@@ -16,21 +16,21 @@ encoder into such features.
 * ``torus_score``         1[betti == (1, 2, 1)] * exp(-bottleneck to an ideal torus / scale).
 * ``circular_decoding``   cross-validated R^2 of (cos a, sin a) from a ridge regression.
 
-Why the original numbers were wrong, and what this module does instead, is in
-shared/notes/anchors.md (sections 1 and 7).
+Why the original repository's numbers were wrong, and what this module does instead, is in
+the paper, sections "Metrics" and "The original repository's numbers" (paper/main.tex).
 """
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import atomic_write_json
 
 __all__ = [
     "linear_probe",
@@ -531,20 +531,6 @@ def extract_features(encoder: torch.nn.Module, images, batch_size: int = 256, de
     return torch.cat(out).numpy()
 
 
-def _write_json_atomic(obj: dict, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def evaluate(
     train_feats, train_labels, test_feats, test_labels,
     test_angles=None,
@@ -594,5 +580,6 @@ def evaluate(
         out["circular_decoding"] = timed("circular_decoding", circular_decoding, xte, test_angles, seed=seed)
     out.update(n_train=len(xtr), n_test=len(xte), n_topology=len(topo), dim=xte.shape[1], seed=seed, seconds=seconds)
     if out_path is not None:
-        _write_json_atomic(out, out_path)
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out_path, out)
     return out

@@ -36,15 +36,18 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+from dataclasses import asdict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import ModelConfig
+
 __all__ = [
     "DEFAULTS",
     "ResNet", "resnet18", "ConvNet", "build_encoder",
-    "Projector", "MLPPredictor", "HamiltonianPredictor", "hamiltonian_floor_loss",
+    "Projector", "MLPPredictor", "HamiltonianPredictor",
     "mlp_param_count", "matched_mlp_hidden",
     "TorusProjectionHead", "torus_embed",
     "ema_copy", "ema_update", "ema_momentum",
@@ -121,7 +124,7 @@ class ConvNet(nn.Module):
     The default, 4 convs 32-64-128-256 (0.39 M params), is proposed for the CPU profile.  The
     cost of a conv net on 28x28 inputs is dominated by its full-resolution layers and this one
     has a single one: ~1300 images per CPU-second (NHWC, one thread, tests/bench_models.py)
-    against ~480 for the 6-conv 32-64-128 x2 net of measurements.md.  In a one-epoch VICReg
+    against ~480 for the 6-conv 32-64-128 x2 net (widths (32, 64, 128), 2 blocks; same benchmark).  In a one-epoch VICReg
     check on Fashion-MNIST (234 steps of 256 pairs, one thread, logistic probe on 20k
     train features) it reached 85.2% linear / 81.8% kNN@20 against 84.6 / 80.6 for the 6-conv
     net (83.3 / 80.9 at random init), and 86.4 / 82.4 after 3 epochs in 393 CPU-seconds.
@@ -254,8 +257,8 @@ class HamiltonianPredictor(nn.Module):
     dV/dq of the MLP comes from autograd with create_graph=True, so the loss trains the
     potential through its gradient; the quadratic part is differentiated by hand (2 quad q).
     The MLP uses SiLU: it must be smooth, since its input-gradient is itself trained.
-    s (`potential_scale`) is a buffer, saved in checkpoints; set it with set_potential_scale
-    for the warm-up (HamJEPA: 0 -> 0.02 over 10 epochs).  Runs in fp32 even under autocast.
+    s (`potential_scale`) is a buffer, saved in checkpoints; ``set_progress`` ramps it up over
+    ``warmup_steps`` (HamJEPA: 0 -> 0.02 over 10 epochs).  Runs in fp32 even under autocast.
     """
 
     def __init__(self, dim: int, hidden: int = 256, depth: int = 2, steps: int = 2, dt: float = 0.05,
@@ -271,9 +274,16 @@ class HamiltonianPredictor(nn.Module):
         self.potential = nn.Sequential(*layers)
         self.steps, self.dt, self.quad = steps, dt, quad
         self.register_buffer("potential_scale", torch.tensor(float(potential_scale)))
+        self.full_scale = potential_scale   # what the warm-up ramps up to
+        self.warmup_steps = 0.0             # steps of the warm-up (the objective sets it; 0: none)
 
     def set_potential_scale(self, s: float) -> None:
         self.potential_scale.fill_(float(s))
+
+    def set_progress(self, step: int, total: int) -> None:
+        """The schedule hook: s = full_scale * min(1, step / warmup_steps) during a warm-up."""
+        if self.warmup_steps > 0:
+            self.set_potential_scale(self.full_scale * min(1.0, step / self.warmup_steps))
 
     def V(self, q):                     # (B, D/2) -> (B,)
         return self.quad * q.pow(2).sum(1) + self.potential_scale * self.potential(q).squeeze(1)
@@ -303,27 +313,6 @@ class HamiltonianPredictor(nn.Module):
                 g = self.grad_V(q, create_graph)  # reused by the next step's first half-kick
                 p = p - 0.5 * dt * g
         return torch.cat([q, p], dim=1)     # (B, D)
-
-
-def hamiltonian_floor_loss(q, p, std_floor: float = 0.2, energy_weight: float = 1.0,
-                           std_weight: float = 1.0, mean_weight: float = 1.0, eps: float = 1e-4) -> dict:
-    """Anti-collapse floors on a phase-space batch (q, p), each (B, d); simplified HamJEPA.
-
-    energy  (E|q|^2/d - 1)^2 + (E|p|^2/d - 1)^2: a total-scale budget that, unlike VICReg's
-            per-dimension variance target, lets the scale be spread non-isotropically.
-    std     mean over dims of relu(std_floor - std): a floor, not a target, per dimension.
-    mean    mean over dims of the squared batch mean: keeps the cloud centred, so the energy
-            budget is spent on spread, not on an offset.
-    HamJEPA also hinges log-det, participation ratio and top-eigenvalue fraction on a random
-    128-d projection; those spectral floors are left out here.
-    """
-    x = torch.cat([q, p], dim=1)                                            # (B, 2d)
-    energy = (q.pow(2).mean() - 1).pow(2) + (p.pow(2).mean() - 1).pow(2)  # mean over B and d = E|.|^2/d
-    std = torch.sqrt(x.var(dim=0) + eps)                                    # (2d,)
-    std_loss = F.relu(std_floor - std).mean()
-    mean_loss = x.mean(dim=0).pow(2).mean()
-    loss = energy_weight * energy + std_weight * std_loss + mean_weight * mean_loss
-    return {"loss": loss, "energy": energy, "std": std_loss, "mean": mean_loss}
 
 
 # ----------------------------------------------------------------------------------------
@@ -393,17 +382,7 @@ def ema_momentum(step: int, total: int, base: float = 0.996) -> float:
 # ----------------------------------------------------------------------------------------
 # The JEPA wrapper and its factory
 
-DEFAULTS = {
-    "encoder": "convnet",
-    "encoder_kwargs": {},
-    "in_channels": 1,
-    "projector": [512, 512],
-    "embed_dim": 256,
-    "predictor": "none",
-    "predictor_kwargs": {},
-    "torus_head": False,
-    "channels_last": False,
-}
+DEFAULTS = asdict(ModelConfig())   # the keys and defaults, commented, are config.ModelConfig
 PREDICTORS = ("none", "mlp", "mlp_matched", "hamiltonian")
 
 

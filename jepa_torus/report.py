@@ -1,32 +1,37 @@
-"""From run folders to the paper: collect final.json files, summarise over seeds, and
-write LaTeX tables and macros.  Every number in the paper passes through here.
+"""From run folders to the paper: summarise the finished runs over seeds and write LaTeX
+tables and macros.  Every number in the paper passes through here.
 
-    records = collect("cpu")                 # one dict per finished run
+    python -m jepa_torus.report --profile cpu    # paper/generated/cpu/{table_*,macros}.tex
+
+    records = runs.finished("cpu")           # one dict per finished run (jepa_torus.runs)
     summary = summarize(records)             # (dataset, name) -> metric -> Stat
-    write_generated("cpu", records)          # paper/generated/cpu/{macros,table_*}.tex
+    write_generated("cpu", records)          # what the command above does
 
 Table bodies are complete ``tabular`` environments (captions stay in main.tex); macros are
-``\\newcommand``s plus a lookup ``\\R{dataset}{config}{metric}`` so the prose never types a
-number (the CSV_Wrangling pattern, one generated file of macros).
+``\\newcommand``s plus lookups such as ``\\R{dataset}{config}{metric}`` so the prose never
+types a number (the CSV_Wrangling pattern, one generated file of macros).  No notebook and
+no kernel: `make tables` runs the command above; the notebooks only plot.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from . import data as D
+from . import runs
+from .augment import augment_for
 from .files import atomic_write_bytes, atomic_write_text
 from .geometry import spectral_gap
-from .plan import DATASET_KEYS, LAMBDAS, MAIN, PROFILES, stage_seconds
+from .plan import DATASET_KEYS, MAIN, PROFILES, TORUS_WEIGHTS, stage_seconds, torus_weight_run
+from .runs import REPO
 
-REPO = Path(__file__).resolve().parent.parent
+GENERATED = REPO / "paper" / "generated"   # <profile>/*.tex, \input by paper/main.tex
 
 DISPLAY = {
     "baseline_vicreg": "VICReg", "baseline_sigreg": "SIGReg", "hybrid": "Hybrid VICReg$\\to$SIGReg",
@@ -74,18 +79,6 @@ class Stat:
     def fmt(self, scale: float, decimals: int) -> str:
         m = f"{self.mean * scale:.{decimals}f}"
         return m if self.n < 2 else f"{m} $\\pm$ {self.sd * scale:.{decimals}f}"
-
-
-def collect(profile: str) -> list[dict]:
-    """Every finished run of a profile (runs/<profile>/<dataset>/<name>/seed<k>/final.json)."""
-    out = []
-    for path in sorted((REPO / "runs" / profile).glob("*/*/seed*/final.json")):
-        rec = json.loads(path.read_text())
-        rec["name"] = path.parent.parent.name
-        rec["dataset"] = path.parent.parent.parent.name
-        rec["run_dir"] = str(path.parent)
-        out.append(rec)
-    return out
 
 
 def summarize(records: list[dict]) -> dict:
@@ -226,18 +219,56 @@ def listing(names: list[str]) -> str:
     return ", ".join(DISPLAY.get(n, n) for n in names) if names else "none"
 
 
+# --------------------------------------------------------------------------- macros
+NUMERIC = [m for m in METRICS if m != "betti"]   # the metrics with a mean (Betti numbers have a mode)
+
+
 def _macro(name: str, value) -> str:
     return f"\\newcommand{{\\{name}}}{{{value}}}"
 
 
+# A lookup macro \Command{key 1}...{key n} expands to the entry defined for those keys, or to
+# a bold ?? when there is none (a missing run shows in the PDF instead of failing the build).
+# command -> (prefix of its entries' control sequences, number of keys, what a LaTeX warning
+# calls a missing entry, or None for no warning)
+LOOKUPS = {
+    "R": ("R", 3, "result"),            # \R{dataset}{config}{metric}: the table cell
+    "Best": ("B", 2, "best"),           # \Best{dataset}{metric}: the main configuration with the largest mean
+    "Cmp": ("C", 4, "comparison"),      # \Cmp{dataset}{config}{reference}{metric}: compare()'s verdict
+    "Diff": ("D", 4, "difference"),     # \Diff{...same keys}: the signed difference, as printed
+    "Ahead": ("A", 2, None),            # \Ahead{dataset}{metric}: configurations above both baselines
+    "Recovers": ("T", 1, None),         # \Recovers{dataset}: configurations with Betti (1,2,1)
+}
+
+
+def lookup_command(command: str) -> str:
+    """The \\newcommand defining lookup ``command`` (LOOKUPS)."""
+    prefix, n, missing = LOOKUPS[command]
+    args = [f"#{i}" for i in range(1, n + 1)]
+    cs = "@".join([prefix] + args)
+    warning = f"\\PackageWarning{{jepa-torus}}{{no {missing} {'/'.join(args)}}}" if missing else ""
+    return (f"\\newcommand{{\\{command}}}[{n}]{{\\ifcsname {cs}\\endcsname\\csname {cs}\\endcsname"
+            f"\\else\\textbf{{??}}{warning}\\fi}}")
+
+
+def lookup_entry(command: str, keys: tuple, value) -> str:
+    """The line that makes ``\\command{keys[0]}...`` expand to ``value``."""
+    prefix, n, _ = LOOKUPS[command]
+    if len(keys) != n:   # such an entry could never be looked up
+        raise ValueError(f"\\{command} takes {n} keys, got {keys!r}")
+    return f"\\expandafter\\def\\csname {'@'.join((prefix, *keys))}\\endcsname{{{value}}}"
+
+
 def _run_config(records: list[dict], dataset: str) -> dict | None:
+    """config.yaml of the first main run on ``dataset`` (the recipe all its runs share)."""
     for rec in records:
         if rec["dataset"] == dataset and rec["name"] in MAIN:
-            return yaml.safe_load((Path(rec["run_dir"]) / "config.yaml").read_text())
+            return runs.read_config(rec["run_dir"])
     return None
 
 
 def profile_description(profile: str, records: list[dict]) -> str:
+    """The recipe of each data set's main runs, as the setup section prints it."""
     parts = []
     for dataset in PROFILES[profile]:
         cfg = _run_config(records, dataset)
@@ -246,11 +277,13 @@ def profile_description(profile: str, records: list[dict]) -> str:
         enc = cfg["model"]["encoder"]
         kw = cfg["model"]["encoder_kwargs"]
         arch = f"ConvNet {'-'.join(map(str, kw.get('widths', [])))}" if enc == "convnet" else f"ResNet-18 (width {kw.get('width', 64)})"
-        sub = f" on {cfg['train_subset']} images" if cfg["train_subset"] else ""
-        lo, hi = D.augment_for(dataset, **cfg.get("augment", {})).config.crop_scale
+        subset = cfg["data"]["train_subset"]
+        sub = f" on {subset} images" if subset else ""
+        lo, hi = augment_for(dataset, **cfg["data"].get("augment", {})).config.crop_scale
         crops = f", crop area {lo:g}--{hi:g}" if (lo, hi) != (1.0, 1.0) else ""
-        parts.append(f"{dataset.replace('_', '-')}: {arch}, {cfg['epochs']} epochs{sub}, batch {cfg['batch_size']}, "
-                     f"peak lr {cfg['lr']:g}{crops}")
+        optim = cfg["optim"]
+        parts.append(f"{dataset.replace('_', '-')}: {arch}, {optim['epochs']} epochs{sub}, batch {optim['batch_size']}, "
+                     f"peak lr {optim['lr']:g}{crops}")
     return f"\\texttt{{{profile}}} profile (" + "; ".join(parts) + ")"
 
 
@@ -261,68 +294,84 @@ def stage_minutes(profile: str) -> float:
     return sum(seconds.values()) / 60 if seconds else float("nan")
 
 
-def macros(profile: str, records: list[dict], summary: dict) -> str:
-    lines = ["% generated by jepa_torus.report; do not edit", _macro("ProfileName", profile),
-             _macro("ProfileDescription", profile_description(profile, records))]
+def profile_macros(profile: str, records: list[dict]) -> list[str]:
+    """\\ProfileName, \\ProfileDescription, \\NumSeeds<D> and \\Epochs<D> of the main runs, and
+    the spectral gaps \\GapEight, \\GapTwelve, \\GapSixteen of the grids."""
+    out = [_macro("ProfileName", profile), _macro("ProfileDescription", profile_description(profile, records))]
     for dataset, key in (("fashion_mnist", "Fmnist"), ("torus_world", "Torus")):
         seeds = {r["seed"] for r in records if r["dataset"] == dataset and r["name"] in MAIN}
         cfg = _run_config(records, dataset)
-        lines.append(_macro(f"NumSeeds{key}", len(seeds)))
-        lines.append(_macro(f"Epochs{key}", cfg["epochs"] if cfg else "--"))
+        out.append(_macro(f"NumSeeds{key}", len(seeds)))
+        out.append(_macro(f"Epochs{key}", cfg["optim"]["epochs"] if cfg else "--"))
     for n, word in ((8, "Eight"), (12, "Twelve"), (16, "Sixteen")):
-        lines.append(_macro(f"Gap{word}", f"{spectral_gap(n):.3f}"))
+        out.append(_macro(f"Gap{word}", f"{spectral_gap(n):.3f}"))
+    return out
+
+
+def baseline_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
+    """\\RawLinear, \\RawKnn, \\RandomLinear, \\RandomKnn: the probes on raw pixels and on the
+    untrained encoder."""
+    out = []
     for name, key in (("raw_pixels", "Raw"), ("baseline_vicreg_random_init", "Random")):
-        row = summary.get(("fashion_mnist", name), {})
-        lines.append(_macro(f"{key}Linear", cell(row, "linear")))
-        lines.append(_macro(f"{key}Knn", cell(row, "knn")))
-    lines.append(_macro("StageMinutes", f"{stage_minutes(profile):.0f}"))
-    lines += margin_macros(summary) + cost_macros(profile)
-    lines.append("\\newcommand{\\R}[3]{\\ifcsname R@#1@#2@#3\\endcsname\\csname R@#1@#2@#3\\endcsname"
-                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no result #1/#2/#3}\\fi}")
-    lines.append("\\newcommand{\\Best}[2]{\\ifcsname B@#1@#2\\endcsname\\csname B@#1@#2\\endcsname"
-                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no best #1/#2}\\fi}")
-    for (dataset, name), row in sorted(summary.items()):
-        dkey = DATASET_KEYS.get(dataset, dataset)
-        for metric in METRICS:
-            if metric in row:
-                lines.append(f"\\expandafter\\def\\csname R@{dkey}@{name}@{metric}\\endcsname{{{cell(row, metric)}}}")
-    lines.append("\\newcommand{\\Cmp}[4]{\\ifcsname C@#1@#2@#3@#4\\endcsname\\csname C@#1@#2@#3@#4\\endcsname"
-                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no comparison #1/#2/#3/#4}\\fi}")
-    lines.append("\\newcommand{\\Diff}[4]{\\ifcsname D@#1@#2@#3@#4\\endcsname\\csname D@#1@#2@#3@#4\\endcsname"
-                 "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no difference #1/#2/#3/#4}\\fi}")
-    lines.append("\\newcommand{\\Ahead}[2]{\\ifcsname A@#1@#2\\endcsname\\csname A@#1@#2\\endcsname"
-                 "\\else\\textbf{??}\\fi}")
-    lines.append("\\newcommand{\\Recovers}[1]{\\ifcsname T@#1\\endcsname\\csname T@#1\\endcsname\\else\\textbf{??}\\fi}")
-    numeric = [m for m in METRICS if m != "betti"]
+        row = summary.get((dataset, name), {})
+        out += [_macro(f"{key}Linear", cell(row, "linear")), _macro(f"{key}Knn", cell(row, "knn"))]
+    return out
+
+
+def stage_macros(profile: str) -> list[str]:
+    """\\StageMinutes: the job-minutes the profile's stages took."""
+    return [_macro("StageMinutes", f"{stage_minutes(profile):.0f}")]
+
+
+def result_macros(summary: dict) -> list[str]:
+    """The entries of \\R: every table cell, by data set, configuration and metric."""
+    return [lookup_entry("R", (DATASET_KEYS.get(dataset, dataset), name, metric), cell(row, metric))
+            for (dataset, name), row in sorted(summary.items()) for metric in METRICS if metric in row]
+
+
+def comparison_macros(summary: dict) -> list[str]:
+    """The entries of \\Cmp (compare()'s verdict) and \\Diff (the signed difference as printed)
+    of every configuration against every REFERENCES run of its data set, per numeric metric."""
+    out = []
     for (dataset, name), row in sorted(summary.items()):
         dkey = DATASET_KEYS.get(dataset, dataset)
         for ref in REFERENCES:
             other = summary.get((dataset, ref))
             if other is None or ref == name:
                 continue
-            for metric in numeric:
+            for metric in NUMERIC:
                 if metric in row and metric in other:
                     _, scale, dec, _ = METRICS[metric]
                     diff = (row[metric].mean - other[metric].mean) * scale
-                    lines.append(f"\\expandafter\\def\\csname C@{dkey}@{name}@{ref}@{metric}\\endcsname"
-                                 f"{{{compare(row[metric], other[metric], resolution=resolution(metric))}}}")
-                    lines.append(f"\\expandafter\\def\\csname D@{dkey}@{name}@{ref}@{metric}\\endcsname"
-                                 f"{{{signed(diff, dec)}}}")
-    for dataset in sorted({d for d, _ in summary}):
-        dkey = DATASET_KEYS.get(dataset, dataset)
-        names = [n for n in MAIN if n not in ("baseline_vicreg", "baseline_sigreg")]
-        for metric in numeric:
-            ahead = ahead_of_all(summary, dataset, names, ["baseline_vicreg", "baseline_sigreg"], metric)
-            lines.append(f"\\expandafter\\def\\csname A@{dkey}@{metric}\\endcsname{{{listing(ahead)}}}")
-        lines.append(f"\\expandafter\\def\\csname T@{dkey}\\endcsname{{{listing(recovers_torus(summary, dataset, MAIN))}}}")
-    for dataset in {d for d, _ in summary}:
-        dkey = DATASET_KEYS.get(dataset, dataset)
-        for metric in ("linear", "knn", "erank", "tscore", "circ"):
-            cands = [(row[metric].mean, name) for (d, name), row in summary.items()
-                     if d == dataset and name in MAIN and metric in row and not math.isnan(row[metric].mean)]
-            if cands:
-                lines.append(f"\\expandafter\\def\\csname B@{dkey}@{metric}\\endcsname{{{best_name(cands, metric)}}}")
-    return "\n".join(lines) + "\n"
+                    keys = (dkey, name, ref, metric)
+                    out.append(lookup_entry("Cmp", keys, compare(row[metric], other[metric], resolution=resolution(metric))))
+                    out.append(lookup_entry("Diff", keys, signed(diff, dec)))
+    return out
+
+
+def ahead_macros(summary: dict, dataset: str) -> list[str]:
+    """The entries of \\Ahead: per numeric metric, the main configurations above both baselines."""
+    baselines = ["baseline_vicreg", "baseline_sigreg"]
+    names = [n for n in MAIN if n not in baselines]
+    dkey = DATASET_KEYS.get(dataset, dataset)
+    return [lookup_entry("Ahead", (dkey, metric), listing(ahead_of_all(summary, dataset, names, baselines, metric)))
+            for metric in NUMERIC]
+
+
+def recovers_macros(summary: dict, dataset: str) -> list[str]:
+    """The entry of \\Recovers: the main configurations that recover the torus's Betti numbers."""
+    return [lookup_entry("Recovers", (DATASET_KEYS.get(dataset, dataset),), listing(recovers_torus(summary, dataset, MAIN)))]
+
+
+def best_macros(summary: dict, dataset: str) -> list[str]:
+    """The entries of \\Best: per metric, the main configuration with the largest mean."""
+    out = []
+    for metric in ("linear", "knn", "erank", "tscore", "circ"):
+        cands = [(row[metric].mean, name) for (d, name), row in summary.items()
+                 if d == dataset and name in MAIN and metric in row and not math.isnan(row[metric].mean)]
+        if cands:
+            out.append(lookup_entry("Best", (DATASET_KEYS.get(dataset, dataset), metric), best_name(cands, metric)))
+    return out
 
 
 def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
@@ -357,7 +406,7 @@ def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
 def cost_macros(profile: str) -> list[str]:
     """Loss cost at the largest benchmarked D (runs/<profile>/bench_losses.json), in ms:
     \\CostDim, \\CostVICReg, \\CostSIGReg (M=1024), \\CostToroidal."""
-    path = REPO / "runs" / profile / "bench_losses.json"
+    path = runs.RUNS / profile / "bench_losses.json"
     if not path.exists():
         return [_macro(k, "--") for k in ("CostDim", "CostVICReg", "CostSIGReg", "CostToroidal")]
     row = max(json.loads(path.read_text())["rows"], key=lambda r: r["dim"])
@@ -365,6 +414,23 @@ def cost_macros(profile: str) -> list[str]:
             _macro("CostSIGReg", f"{row['SIGReg M=1024']:.1f}"), _macro("CostToroidal", f"{row['Toroidal N=12']:.1f}")]
 
 
+def macros(profile: str, records: list[dict], summary: dict) -> str:
+    """macros.tex: every family above, each lookup's \\newcommand before its entries.  Data sets
+    in sorted order, so the same runs always give the same bytes."""
+    datasets = sorted({d for d, _ in summary})
+    lines = ["% generated by jepa_torus.report; do not edit"]
+    lines += profile_macros(profile, records) + baseline_macros(summary) + stage_macros(profile)
+    lines += margin_macros(summary) + cost_macros(profile)
+    lines += [lookup_command("R"), lookup_command("Best")] + result_macros(summary)
+    lines += [lookup_command(c) for c in ("Cmp", "Diff", "Ahead", "Recovers")] + comparison_macros(summary)
+    for dataset in datasets:
+        lines += ahead_macros(summary, dataset) + recovers_macros(summary, dataset)
+    for dataset in datasets:
+        lines += best_macros(summary, dataset)
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- tables
 def metrics_protocol(records: list[dict]) -> str:
     params = next((r["persistence"]["params"] for r in records if "persistence" in r), None)
     if params is None:
@@ -374,36 +440,42 @@ def metrics_protocol(records: list[dict]) -> str:
     return (f"Persistent homology used {n_top} test points per run and these parameters: {items}.\n")
 
 
-def write_generated(profile: str, records: list[dict] | None = None) -> Path:
-    """Write paper/generated/<profile>/*.tex from the runs of a profile."""
-    records = collect(profile) if records is None else records
-    summary = summarize(records)
-    out = REPO / "paper" / "generated" / profile
-    out.mkdir(parents=True, exist_ok=True)
+def torus_weight_table(summary: dict) -> str:
+    """The torus-weight sweep on torus_world; weight 1 is the main toroidal_N12 run."""
+    names = {w: torus_weight_run(w) for w in sorted(TORUS_WEIGHTS + [1.0])}
+    return metric_table(summary, "torus_world", list(names.values()), ["linear", "knn", "erank", "tscore", "circ"],
+                        first="$\\lambda_T$", labels={n: f"{w:g}" for w, n in names.items()})
+
+
+def tables(records: list[dict], summary: dict) -> dict[str, str]:
+    """name -> text of every table file (paper/generated/<profile>/<name>.tex) but macros.tex."""
     full = ["linear", "knn", "erank", "betti", "sgr", "id", "tscore"]
-    files = {
-        "macros": macros(profile, records, summary),
+    grid = {"baseline_vicreg": "VICReg ($W{=}1$)",
+            **{f"toroidal_N{n}": f"$N{{=}}{n}$, $\\lambda_1={spectral_gap(n):.3f}$" for n in (8, 12, 16)}}
+    return {
         "table_main_fmnist": metric_table(summary, "fashion_mnist", MAIN, full),
         "table_main_torus": metric_table(summary, "torus_world", MAIN, full + ["circ"]),
-        "table_ablation_lambda": metric_table(
-            summary, "torus_world", [f"toroidal_N12_lam{x:g}" for x in LAMBDAS[:2]] + ["toroidal_N12"] +
-            [f"toroidal_N12_lam{x:g}" for x in LAMBDAS[2:]], ["linear", "knn", "erank", "tscore", "circ"],
-            first="$\\lambda_{\\mathrm{torus}}$",
-            labels={**{f"toroidal_N12_lam{x:g}": f"{x:g}" for x in LAMBDAS}, "toroidal_N12": "1"}),
-        "table_ablation_grid": metric_table(
-            summary, "torus_world", ["baseline_vicreg", "toroidal_N8", "toroidal_N12", "toroidal_N16"],
-            ["linear", "knn", "erank", "tscore", "circ"], first="Grid",
-            labels={"baseline_vicreg": "VICReg ($W{=}1$)", "toroidal_N8": f"$N{{=}}8$, $\\lambda_1={spectral_gap(8):.3f}$",
-                    "toroidal_N12": f"$N{{=}}12$, $\\lambda_1={spectral_gap(12):.3f}$",
-                    "toroidal_N16": f"$N{{=}}16$, $\\lambda_1={spectral_gap(16):.3f}$"}),
+        "table_ablation_torus_weight": torus_weight_table(summary),
+        "table_ablation_grid": metric_table(summary, "torus_world", list(grid), ["linear", "knn", "erank", "tscore", "circ"],
+                                            first="Grid", labels=grid),
         "table_ablation_predictor": metric_table(summary, "torus_world", ["hamjepa", "hamjepa_mlp"],
                                                  ["linear", "knn", "erank", "tscore", "circ"], first="Predictor"),
-        "table_baselines": "\n".join(
-            metric_table(summary, ds, ["raw_pixels", "baseline_vicreg_random_init"] + MAIN, ["linear", "knn"],
-                         first=ds.replace("_", "-")) for ds in ("fashion_mnist",)),
+        "table_baselines": metric_table(summary, "fashion_mnist", ["raw_pixels", "baseline_vicreg_random_init"] + MAIN,
+                                        ["linear", "knn"], first="fashion-mnist"),
         "table_original": original_table(),
         "metrics_protocol": metrics_protocol(records),
     }
+
+
+def write_generated(profile: str, records: list[dict] | None = None, out: Path | None = None) -> Path:
+    """Write <out>/*.tex (default paper/generated/<profile>) from the finished runs of a profile.
+    macros.tex is written last: it is the make target, so a kill before it leaves no target
+    that make would take as up to date over stale tables."""
+    records = runs.finished(profile) if records is None else records
+    summary = summarize(records)
+    out = GENERATED / profile if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {**tables(records, summary), "macros": macros(profile, records, summary)}
     for name, text in files.items():
         atomic_write_text(out / f"{name}.tex", text)
     return out
@@ -417,3 +489,17 @@ def savefig(fig, path) -> None:
     fmt = Path(path).suffix.lstrip(".")
     fig.savefig(buf, format=fmt, bbox_inches="tight", metadata={"CreationDate": None} if fmt == "pdf" else None)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m jepa_torus.report",
+                                description="Write the tables and macros of the paper from the finished runs of a profile.")
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    p.add_argument("--out", type=Path, help="folder to write (default paper/generated/<profile>)")
+    a = p.parse_args(argv)
+    print(write_generated(a.profile, out=a.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

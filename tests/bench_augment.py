@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from jepa_torus.data import augment_for
+from jepa_torus.augment import augment_for
 
 CASES = (("fashion_mnist", (1, 28, 28)), ("cifar10", (3, 32, 32)), ("torus_world", (1, 32, 32)))
 

@@ -88,7 +88,7 @@ def main():
     if args.only in (None, "convnet"):
         print(HEADER)
         convnets = [  # (widths, conv layers per stage)
-            ((32, 64, 128), 2),          # the 6-conv net of measurements.md
+            ((32, 64, 128), 2),          # the 6-conv net of the first CPU profile
             ((32, 64, 128), 1),
             ((32, 64, 128), (1, 1, 2)),
             ((32, 64, 128, 256), 1),

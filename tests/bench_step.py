@@ -18,9 +18,14 @@ import time
 
 import torch
 
-from jepa_torus import data as D
+from dataclasses import asdict
+
 from jepa_torus import models as M
-from jepa_torus import train as T
+from jepa_torus.augment import augment_for
+from jepa_torus.config import resolve
+from jepa_torus.data import load_split
+from jepa_torus.objective import Objective
+from jepa_torus.runs import REPO
 
 
 def timed(fn, steps: int) -> tuple[float, float]:
@@ -45,15 +50,15 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = T.resolve_config(T.REPO / "configs" / f"{args.config}.yaml", args.profile, {"dataset": args.dataset})
-    split = T.load_split(cfg, "train")
-    augment = D.augment_for(cfg["dataset"], **cfg["augment"])
+    cfg = resolve(REPO / "configs" / f"{args.config}.yaml", args.profile, {"dataset": args.dataset})
+    split = load_split(cfg.data, "train")
+    augment = augment_for(cfg.data.dataset, **cfg.data.augment)
     torch.manual_seed(0)
-    model = M.build_model(cfg["model"])
-    objective = T.Objective(cfg)
-    target = M.ema_copy(model) if cfg["ema_momentum"] > 0 else None
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    bs = cfg["batch_size"]
+    model = M.build_model(asdict(cfg.model))
+    bs = cfg.optim.batch_size
+    objective = Objective(cfg.objective, model, steps_per_epoch=len(split) // bs)
+    target = M.ema_copy(model) if cfg.objective.ema_momentum > 0 else None
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     gen = torch.Generator().manual_seed(0)
     batch = split.images[torch.randperm(len(split), generator=gen)[:bs]]
     views = augment.two_views(batch, gen)

@@ -27,7 +27,9 @@ import numpy as np
 import pytest
 import torch
 
+from jepa_torus import augment as A
 from jepa_torus import data as D
+from jepa_torus import torus_world as TW
 
 DEBIAN = D.DEBIAN_FMNIST
 has_debian = pytest.mark.skipif(
@@ -229,9 +231,9 @@ def test_cifar_archive_with_path_escape_is_refused(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------- torus_world
 
 def test_torus_world_seeded_and_in_range():
-    x1, a1, y1 = D.torus_world(500, seed=3)
-    x2, a2, y2 = D.torus_world(500, seed=3)
-    x3, a3, _ = D.torus_world(500, seed=4)
+    x1, a1, y1 = TW.torus_world(500, seed=3)
+    x2, a2, y2 = TW.torus_world(500, seed=3)
+    x3, a3, _ = TW.torus_world(500, seed=4)
     assert torch.equal(x1, x2) and torch.equal(a1, a2) and torch.equal(y1, y2)
     assert not torch.equal(a1, a3) and not torch.equal(x1, x3)
     assert x1.shape == (500, 1, 32, 32) and x1.dtype == torch.uint8
@@ -242,15 +244,15 @@ def test_torus_world_seeded_and_in_range():
 
 def test_torus_images_are_shifts_of_one_texture():
     a = torch.rand(6, 2, dtype=torch.float64) * 2 * math.pi
-    img = D.torus_images(a)                                               # (6, 1, 32, 32) float
-    assert torch.allclose(D.torus_images(a + 2 * math.pi), img, atol=1e-5)  # a full period
-    assert torch.equal(D.torus_images(a.clone()), img)                      # same angles, same image
+    img = TW.torus_images(a)                                               # (6, 1, 32, 32) float
+    assert torch.allclose(TW.torus_images(a + 2 * math.pi), img, atol=1e-5)  # a full period
+    assert torch.equal(TW.torus_images(a.clone()), img)                      # same angles, same image
     step = 2 * math.pi / 32
-    assert torch.allclose(D.torus_images(a + torch.tensor([step, 0.0])), img.roll(1, dims=3), atol=1e-5)
-    assert torch.allclose(D.torus_images(a + torch.tensor([0.0, step])), img.roll(1, dims=2), atol=1e-5)
-    assert not torch.allclose(D.torus_images(a + torch.tensor([step / 2, 0.0])), img, atol=1e-2)
+    assert torch.allclose(TW.torus_images(a + torch.tensor([step, 0.0])), img.roll(1, dims=3), atol=1e-5)
+    assert torch.allclose(TW.torus_images(a + torch.tensor([0.0, step])), img.roll(1, dims=2), atol=1e-5)
+    assert not torch.allclose(TW.torus_images(a + torch.tensor([step / 2, 0.0])), img, atol=1e-2)
     assert img.min() >= 0 and img.max() <= 1
-    u8 = D.torus_images(a, dtype=torch.uint8)
+    u8 = TW.torus_images(a, dtype=torch.uint8)
     assert (u8.float() - img * 255).abs().max() <= 0.5 + 1e-3
 
 
@@ -258,12 +260,12 @@ def test_torus_embedding_is_flat_and_smooth():
     """|I(a + d) - I(a)| depends on d only (Parseval: the texture is band-limited), and
     shrinks linearly with |d| (a smooth embedding)."""
     a = torch.rand(200, 2, dtype=torch.float64) * 2 * math.pi
-    base = D.torus_images(a).double()
+    base = TW.torus_images(a).double()
     for d in ([0.3, 0.0], [0.0, 0.3], [1.0, 2.0], [0.01, 0.01]):
-        dist = (D.torus_images(a + torch.tensor(d)).double() - base).flatten(1).norm(dim=1)
+        dist = (TW.torus_images(a + torch.tensor(d)).double() - base).flatten(1).norm(dim=1)
         assert dist.std() / dist.mean() < 1e-3
-    small = (D.torus_images(a + 1e-3).double() - base).flatten(1).norm(dim=1).mean()
-    smaller = (D.torus_images(a + 5e-4).double() - base).flatten(1).norm(dim=1).mean()
+    small = (TW.torus_images(a + 1e-3).double() - base).flatten(1).norm(dim=1).mean()
+    smaller = (TW.torus_images(a + 5e-4).double() - base).flatten(1).norm(dim=1).mean()
     assert small / smaller == pytest.approx(2.0, rel=0.05)
 
 
@@ -311,7 +313,7 @@ def test_epoch_batches_and_to_float():
                                          ("torus_world", (1, 32, 32))])
 def test_augment_shapes_and_determinism(name, shape):
     x = torch.randint(0, 256, (16, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
-    aug = D.augment_for(name)
+    aug = A.augment_for(name)
     v1, v2 = aug.two_views(x, torch.Generator().manual_seed(0))
     w1, w2 = aug.two_views(x, torch.Generator().manual_seed(0))
     u1, _ = aug.two_views(x, torch.Generator().manual_seed(1))
@@ -327,17 +329,17 @@ def test_augment_identity_flip_and_zoom():
     keep = x.clone()
     info = D.dataset_info("cifar10")
     mean, std = torch.tensor(info.mean).view(1, 3, 1, 1), torch.tensor(info.std).view(1, 3, 1, 1)
-    plain = D.AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0,
+    plain = A.AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0,
                             grayscale_p=0.0, solarize_p=0.0)
     g = torch.Generator().manual_seed(0)
-    assert torch.allclose(D.Augment(plain, info.mean, info.std)(x, g), (x - mean) / std, atol=1e-6)
+    assert torch.allclose(A.Augment(plain, info.mean, info.std)(x, g), (x - mean) / std, atol=1e-6)
     # the resampling path itself (taken whenever flips are possible) is exact at scale 1
-    assert torch.allclose(D.Augment(plain, info.mean, info.std)._crop_flip(x, g), x, atol=1e-5)
-    flip = D.Augment(replace(plain, flip_p=1.0), info.mean, info.std)
+    assert torch.allclose(A.Augment(plain, info.mean, info.std)._crop_flip(x, g), x, atol=1e-5)
+    flip = A.Augment(replace(plain, flip_p=1.0), info.mean, info.std)
     assert torch.allclose(flip._crop_flip(x, g), x.flip(-1), atol=1e-5)
     # a quarter-area square crop is a 2x zoom: a horizontal ramp keeps half its range
     ramp = torch.linspace(0, 1, 32).expand(4, 1, 32, 32).contiguous()
-    zoom = D.Augment(replace(plain, crop_scale=(0.25, 0.25)), (0.0,), (1.0,))._crop_flip(ramp, g)
+    zoom = A.Augment(replace(plain, crop_scale=(0.25, 0.25)), (0.0,), (1.0,))._crop_flip(ramp, g)
     span = zoom[..., -1] - zoom[..., 0]                           # 31 output steps of half a pixel
     assert torch.allclose(span, torch.full_like(span, 0.5), atol=0.01)
     assert torch.equal(x, keep)                                   # input untouched
@@ -346,19 +348,19 @@ def test_augment_identity_flip_and_zoom():
 def test_augment_colour_ops():
     x = torch.rand(4, 3, 8, 8, dtype=torch.float64)
     for shift in (0.0, 0.1, -0.07, 0.5):
-        y = D._hue_shift(x, torch.full((4,), shift, dtype=torch.float64))
+        y = A._hue_shift(x, torch.full((4,), shift, dtype=torch.float64))
         pix = x.permute(0, 2, 3, 1).reshape(-1, 3).tolist()
         ref = [colorsys.hsv_to_rgb((h + shift) % 1, s, v) for h, s, v in (colorsys.rgb_to_hsv(*p) for p in pix)]
         assert torch.allclose(y.permute(0, 2, 3, 1).reshape(-1, 3), torch.tensor(ref, dtype=x.dtype), atol=1e-9)
     g = torch.Generator().manual_seed(0)
-    off = D.AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0,
+    off = A.AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0,
                           grayscale_p=0.0, solarize_p=0.0)
-    gray = D.Augment(replace(off, grayscale_p=1.0), (0, 0, 0), (1, 1, 1))(x.float(), g)
+    gray = A.Augment(replace(off, grayscale_p=1.0), (0, 0, 0), (1, 1, 1))(x.float(), g)
     assert torch.allclose(gray[:, 0], gray[:, 1]) and torch.allclose(gray[:, 1], gray[:, 2])
     xf = x.float()
-    sol = D.Augment(replace(off, solarize_p=1.0), (0, 0, 0), (1, 1, 1))(xf, g)
+    sol = A.Augment(replace(off, solarize_p=1.0), (0, 0, 0), (1, 1, 1))(xf, g)
     assert torch.equal(sol, torch.where(xf >= 0.5, 1 - xf, xf))
-    bright = D.Augment(replace(off, jitter_p=1.0, contrast=0.0, saturation=0.0, hue=0.0),
+    bright = A.Augment(replace(off, jitter_p=1.0, contrast=0.0, saturation=0.0, hue=0.0),
                        (0, 0, 0), (1, 1, 1))(x.float() * 0.5, g)
     ratio = bright / (x.float() * 0.5)                             # one factor per image in [0.6, 1.4]
     assert torch.allclose(ratio, ratio[:, :1, :1, :1].expand_as(ratio), atol=1e-5)
@@ -367,14 +369,14 @@ def test_augment_colour_ops():
 
 def test_augment_rejects_colour_ops_on_grayscale():
     with pytest.raises(ValueError, match="RGB"):
-        D.Augment(D.CIFAR_AUGMENT, (0.5,), (0.5,))(torch.rand(2, 1, 28, 28), torch.Generator())
+        A.Augment(A.CIFAR_AUGMENT, (0.5,), (0.5,))(torch.rand(2, 1, 28, 28), torch.Generator())
 
 
 def test_augment_overrides_replace_single_fields():
-    aug = D.augment_for("fashion_mnist", crop_scale=[1.0, 1.0], crop_ratio=[1.0, 1.0], flip_p=0.0, jitter_p=0.0,
+    aug = A.augment_for("fashion_mnist", crop_scale=[1.0, 1.0], crop_ratio=[1.0, 1.0], flip_p=0.0, jitter_p=0.0,
                         solarize_p=0.0)
-    assert aug.config.crop_scale == (1.0, 1.0) and aug.config.brightness == D.FMNIST_AUGMENT.brightness
+    assert aug.config.crop_scale == (1.0, 1.0) and aug.config.brightness == A.FMNIST_AUGMENT.brightness
     x = torch.rand(4, 1, 28, 28)
     assert torch.allclose(aug(x, torch.Generator().manual_seed(0)), (x - 0.2860) / 0.3530, atol=1e-5)
     with pytest.raises(ValueError, match=r"crop_sclae.*valid: crop_scale"):
-        D.augment_for("fashion_mnist", crop_sclae=(0.5, 1.0))
+        A.augment_for("fashion_mnist", crop_sclae=(0.5, 1.0))

@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,11 @@ from jepa_torus import dist
 from jepa_torus import models as M
 from jepa_torus import train as T
 from jepa_torus.files import load_checkpoint
+from jepa_torus.augment import augment_for
+from jepa_torus.config import resolve
+from jepa_torus.data import load_split
 from jepa_torus.losses import build_loss
+from jepa_torus.objective import Objective
 
 REPO = Path(__file__).resolve().parent.parent
 WORLD = 2
@@ -62,17 +67,17 @@ def bn_inputs():
 
 
 def objective_setup(config):
-    cfg = T.resolve_config(REPO / "configs" / f"{config}.yaml", "smoke", TINY)
-    images = T.load_split(cfg, "train").images[:32]
-    v1, v2 = T.D.augment_for(cfg["dataset"]).two_views(images, T.seeded_generator(torch.device("cpu"), 0, 0, 0))
+    cfg = resolve(REPO / "configs" / f"{config}.yaml", "smoke", TINY)
+    images = load_split(cfg.data, "train").images[:32]
+    v1, v2 = augment_for(cfg.data.dataset).two_views(images, T.seeded_generator(torch.device("cpu"), 0, 0, 0))
     torch.manual_seed(0)
-    model = M.build_model(cfg["model"])
+    model = M.build_model(asdict(cfg.model))
     return cfg, model, v1, v2
 
 
 def objective_step(cfg, model, v1, v2, wrap=lambda m: m):
-    objective = T.Objective(cfg)
-    target = M.ema_copy(model) if cfg["ema_momentum"] > 0 else None
+    objective = Objective(cfg.objective, model, steps_per_epoch=1)
+    target = M.ema_copy(model) if cfg.objective.ema_momentum > 0 else None
     net = wrap(model)  # keep the DDP object alive until backward: its reducer averages the gradients
     parts = objective(net, target, v1, v2)
     parts["loss"].backward()
@@ -182,7 +187,7 @@ def test_torchrun_two_processes_train_like_one(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("linear_probe=") == 1  # rank 0 alone evaluates and reports
     parsed, over = T.parse_args(args)
-    T.train(T.resolve_config(parsed.config, parsed.profile, over), tmp_path / "one")
+    T.train(resolve(parsed.config, parsed.profile, over), tmp_path / "one")
     one, two = tmp_path / "one", tmp_path / "two"
     assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())  # no rank-1 files
     assert (one / "config.yaml").read_bytes() == (two / "config.yaml").read_bytes()

@@ -27,6 +27,8 @@ import torch
 
 from jepa_torus import files
 from jepa_torus import train as T
+from jepa_torus.config import ConfigError, resolve
+from jepa_torus.files import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 TIMING = ("images_per_s", "seconds", "train_seconds_logged")
@@ -39,7 +41,7 @@ ARGS = ["--config", "configs/hybrid.yaml", "--profile", "smoke", "--dataset", "t
 
 def config(**over):
     args, overrides = T.parse_args(ARGS)
-    return T.resolve_config(args.config, args.profile, {**overrides, **over})
+    return resolve(args.config, args.profile, {**overrides, **over})
 
 
 def snapshot(folder) -> dict:
@@ -58,7 +60,7 @@ def assert_same_run(a, b):
     """Same final.json (timings aside), same log, same checkpoint state, exactly."""
     assert final(a) == final(b)
     assert log_lines(a) == log_lines(b)
-    sa, sb = T.load_checkpoint(Path(a) / "last.pt"), T.load_checkpoint(Path(b) / "last.pt")
+    sa, sb = load_checkpoint(Path(a) / "last.pt"), load_checkpoint(Path(b) / "last.pt")
     for part in ("model", "target", "objective"):
         assert sa[part].keys() == sb[part].keys()
         assert all(torch.equal(sa[part][k], sb[part][k]) for k in sa[part]), part
@@ -131,7 +133,8 @@ def pipeline_copy(dst: Path) -> list:
     shutil.copytree(REPO, dst, ignore=shutil.ignore_patterns(
         ".git", ".venv", "runs", "reports", "figures", "generated", "lean", "__pycache__", "*.egg-info", ".pytest_cache"))
     (dst / "stamp").touch()  # the venv exists: no pip install
-    return ["make", "--no-print-directory", "reports/smoke/figures.html", "PROFILE=smoke", f"ONLY={ONLY}",
+    return ["make", "--no-print-directory", "paper/generated/smoke/macros.tex", "reports/smoke/figures.html",
+            "PROFILE=smoke", f"ONLY={ONLY}",
             f"PY={sys.executable}", f"STAMP={dst / 'stamp'}", "BENCH_ARGS_smoke=--dims 64 --repeats 1"]
 
 
@@ -229,32 +232,36 @@ def test_both_checkpoints_damaged_is_a_clear_error_and_changes_nothing(tmp_path,
 
 
 def test_old_checkpoints_without_checksum_still_load(tmp_path, reference):
-    state = T.load_checkpoint(reference[0] / "last.pt")
+    state = load_checkpoint(reference[0] / "last.pt")
     torch.save(state, tmp_path / "old.pt")  # the format before checksums: a plain torch zip
-    assert T.load_checkpoint(tmp_path / "old.pt")["global_step"] == state["global_step"]
+    assert load_checkpoint(tmp_path / "old.pt")["global_step"] == state["global_step"]
 
 
 # --------------------------------------------------------------------------- 4. configs
 def test_bad_configs_name_the_file_and_key_and_write_nothing(tmp_path, reference, capsys):
     bad_type, unknown = tmp_path / "bad_type.yaml", tmp_path / "unknown.yaml"
-    bad_type.write_text("loss: {type: vicreg}\nepochs: ten\n")
-    unknown.write_text("loss: {type: vicreg}\nmodel: {embed_dimension: 64}\n")
-    with pytest.raises(T.ConfigError, match=r"bad_type.yaml: config key 'epochs' expects int, got 'ten'"):
-        T.resolve_config(bad_type, "smoke", {})
-    with pytest.raises(T.ConfigError, match=r"unknown.yaml: unknown config key 'model.embed_dimension'.*embed_dim"):
-        T.resolve_config(unknown, "smoke", {})
-    with pytest.raises(T.ConfigError, match=r"the command line: config key 'lr' expects float, got 'fast'"):
-        T.resolve_config(None, "smoke", {"lr": "fast"})
+    bad_type.write_text("objective: {loss: {type: vicreg}}\noptim: {epochs: ten}\n")
+    unknown.write_text("objective: {loss: {type: vicreg}}\nmodel: {embed_dimension: 64}\n")
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("epochs: 3\n")  # the layout before sections: the error names the section
+    with pytest.raises(ConfigError, match=r"bad_type.yaml: config key 'optim.epochs' expects int, got 'ten'"):
+        resolve(bad_type, "smoke", {})
+    with pytest.raises(ConfigError, match=r"unknown.yaml: unknown config key 'model.embed_dimension'.*embed_dim"):
+        resolve(unknown, "smoke", {})
+    with pytest.raises(ConfigError, match=r"flat.yaml: unknown config section 'epochs'.*optim: \{epochs: ...\}"):
+        resolve(flat, "smoke", {})
+    with pytest.raises(ConfigError, match=r"the command line: config key 'optim.lr' expects float, got 'fast'"):
+        resolve(None, "smoke", {"lr": "fast"})
     out = tmp_path / "run"
     assert T.main(["--config", str(bad_type), "--output-dir", str(out)]) == 2
-    assert "'epochs' expects int" in capsys.readouterr().err and not out.exists()
+    assert "'optim.epochs' expects int" in capsys.readouterr().err and not out.exists()
     # a run folder whose config.yaml was damaged by hand
     damaged = tmp_path / "damaged"
     shutil.copytree(reference[0], damaged)
     (damaged / "config.yaml").write_text("epochs: [unclosed\n")
     (damaged / "final.json").unlink()
     before = snapshot(damaged)
-    with pytest.raises(T.ConfigError, match=r"damaged/config.yaml is damaged"):
+    with pytest.raises(ConfigError, match=r"damaged/config.yaml is damaged"):
         T.train(config(), damaged)
     assert snapshot(damaged) == before
     assert_untouched(reference)
@@ -289,9 +296,9 @@ def test_nan_embeddings_stop_the_run_naming_the_step(tmp_path, reference, monkey
         return original(self, model, *a)
 
     monkeypatch.setattr(T.Objective, "forward", poisoned)
-    with pytest.raises(T.TrainingDiverged, match=r"embeddings are NaN or inf.*epoch 1 step 2 \(global step 10\).*last good checkpoint"):
+    with pytest.raises(T.TrainingDiverged, match=r"NaN or inf embeddings.*epoch 1 step 2 \(global step 10\).*last good checkpoint"):
         T.train(config(), tmp_path)
-    state = T.load_checkpoint(tmp_path / "last.pt")
+    state = load_checkpoint(tmp_path / "last.pt")
     assert state["global_step"] == 10 and all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert not (tmp_path / "final.json").exists()
     assert_untouched(reference)
@@ -312,7 +319,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, reference, monkeypa
     with pytest.raises(T.TrainingDiverged, match=r"weights \['encoder.*not finite after global step 6.*last good checkpoint"):
         T.train(config(), tmp_path)
     assert (tmp_path / "last.pt").read_bytes() == good["last.pt"]
-    assert T.load_checkpoint(tmp_path / "last.pt")["global_step"] == 5
+    assert load_checkpoint(tmp_path / "last.pt")["global_step"] == 5
     assert_untouched(reference)
 
 
@@ -353,8 +360,8 @@ def test_full_disk_at_a_checkpoint_keeps_the_old_ones_and_the_run_resumes(tmp_pa
     full_disk(monkeypatch, lambda: saves["n"] >= 3)
     with pytest.raises(files.OutputError, match=r"could not write .*last.pt \(No space left on device\); the earlier last.pt is unchanged"):
         T.train(config(), tmp_path)
-    state = T.load_checkpoint(tmp_path / "last.pt")
-    assert state["global_step"] == 6 + 2 and T.load_checkpoint(tmp_path / "prev.pt")["global_step"] == 6 + 1
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["global_step"] == 6 + 2 and load_checkpoint(tmp_path / "prev.pt")["global_step"] == 6 + 1
     assert not list(tmp_path.glob(".*.tmp*"))
 
     monkeypatch.setattr(T, "save_checkpoint", real_save)

@@ -186,12 +186,12 @@ def test_sigreg_prefers_gaussian_embeddings():
 def test_hybrid_endpoints_and_schedule():
     a, b = torch.randn(64, 16), torch.randn(64, 16)
     h = HybridVICRegSIGRegLoss(schedule="linear", sigreg={"num_slices": 32}).eval()
-    h.set_progress(0.0)
+    h.set_progress(0, 8)  # integer steps of a run of 8
     assert torch.allclose(h(a, b)["loss"], VICRegLoss()(a, b)["loss"])
-    h.set_progress(1.0)
+    h.set_progress(8, 8)
     s = SIGRegLoss(num_slices=32).eval()
     assert torch.allclose(h(a, b)["loss"], s(a, b)["loss"])
-    h.set_progress(0.25)
+    h.set_progress(2, 8)
     assert torch.allclose(h.weights, torch.tensor([0.75, 0.25]))
 
 
@@ -236,10 +236,11 @@ def test_contract_gradients_tokens_and_errors(kind):
         loss(torch.randn(8, d), torch.randn(9, d))
     with pytest.raises(ValueError, match="shape"):
         loss(torch.randn(8), torch.randn(8))
+    # values are not checked (that would sync with the device on every call): NaN propagates
+    # to the total, where the training loop's one check per step sees it
     bad = torch.randn(8, d)
     bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        loss(bad, bad)
+    assert torch.isnan(loss(bad, bad)["loss"])
 
 
 def test_build_loss_errors_list_valid_options():

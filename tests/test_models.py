@@ -15,9 +15,10 @@ import math
 import pytest
 import torch
 
+from jepa_torus.objective import hamiltonian_floor_loss
 from jepa_torus.models import (
     DEFAULTS, ConvNet, HamiltonianPredictor, MLPPredictor, Projector, TorusProjectionHead, build_encoder,
-    build_model, count_params, ema_copy, ema_momentum, ema_update, hamiltonian_floor_loss, matched_mlp_hidden,
+    build_model, count_params, ema_copy, ema_momentum, ema_update, matched_mlp_hidden,
     mlp_param_count, resnet18, torus_embed,
 )
 

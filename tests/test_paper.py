@@ -1,14 +1,17 @@
 """The whole chain on the smoke profile: `make paper PROFILE=smoke` trains every run of the
-plan, executes the notebooks, writes tables, macros and figures, renders the HTML reports and
-builds the PDF.  Then: everything main.tex names exists, every macro resolved, and main.tex
-types no result by hand.  (About 6-10 minutes on 2 cores: the longest test here.)"""
+plan, writes tables and macros (`python -m jepa_torus.report`), executes the notebooks (the
+figures), renders the HTML reports and builds the PDF.  Then: everything main.tex names
+exists, every macro resolved, and main.tex types no result by hand.  (About 6-10 minutes on
+2 cores: the longest test here.)  Also the notebooks' shared first cell, in a kernel."""
 import re
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
-from jepa_torus import plan
+from jepa_torus import plan, report, runs
 
 REPO = Path(__file__).resolve().parent.parent
 TEX = (REPO / "paper" / "main.tex").read_text()
@@ -83,3 +86,55 @@ def test_main_tex_types_no_result_by_hand(smoke_paper):
     assert len(values) > 20
     text = re.sub(r"\\(R|Cmp|Diff|Best|Ahead|Recovers)(\{[^}]*\})+", "", body)
     assert [v for v in values if re.search(rf"(?<![\d.]){re.escape(v)}(?!\d)", text)] == []
+
+
+def test_tables_are_what_the_report_writes_from_the_finished_runs(smoke_paper, tmp_path):
+    """make wrote the tables with jepa_torus.report, from every finished run, and the same runs
+    give the same bytes in another process (no order that depends on hashing)."""
+    again = report.write_generated("smoke", runs.finished("smoke"), out=tmp_path)
+    made = REPO / "paper" / "generated" / "smoke"
+    assert sorted(p.name for p in made.glob("*.tex")) == sorted(p.name for p in again.glob("*.tex"))
+    for p in again.glob("*.tex"):
+        assert (made / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def test_reports_leave_out_the_bootstrap_cell(smoke_paper):
+    """The clone-and-install cell is for Colab; the HTML reports show the analysis only."""
+    pages = [REPO / "reports" / "smoke" / f"{n}.html" for n in plan.NOTEBOOKS]
+    pages += sorted((REPO / "reports" / "smoke" / "runs").glob("*.html"))[:3]
+    for page in pages:
+        assert "jepa_torus.notebook" not in page.read_text(), page.name
+
+
+NOTEBOOKS = ["train", "analyze", "ablate", "figures"]
+
+
+def _first_code_cell(name: str):
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    return nb, next(c for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_notebook_starts_with_the_same_bootstrap_cell():
+    cells = [_first_code_cell(n)[1] for n in NOTEBOOKS]
+    assert all(c.metadata.get("tags") == ["bootstrap"] for c in cells)
+    assert len({c.source for c in cells}) == 1
+    assert cells[0].source.splitlines()[-1].startswith("from jepa_torus.notebook import setup; setup()")
+
+
+def test_bootstrap_cell_in_a_kernel_started_elsewhere_works_in_the_repository(tmp_path):
+    """Run the cell in a real kernel whose folder is not the repository (Jupyter opened in
+    notebooks/, say): afterwards relative paths such as runs/ are the repository's."""
+    nb, cell = _first_code_cell("analyze")
+    probe = nbformat.v4.new_code_cell("import os, matplotlib; print(os.getcwd()); print(matplotlib.get_backend())")
+    test = nbformat.v4.new_notebook(cells=[cell, probe], metadata=nb.metadata)
+    NotebookClient(test, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    cwd, backend = test.cells[1].outputs[0]["text"].split()
+    assert Path(cwd) == runs.REPO and "inline" in backend
+
+
+def test_notebooks_only_plot_and_spell_no_run_folder():
+    """Tables come from jepa_torus.report alone; run folders are found through jepa_torus.runs."""
+    for name in NOTEBOOKS:
+        nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "write_generated" not in code and 'Path("runs")' not in code, name

@@ -1,11 +1,23 @@
 """report.py: the verdicts the prose prints, checked against hand-computed Welch intervals,
-and the generated macros that carry them."""
+the generated macros that carry them, and `python -m jepa_torus.report` on a fake profile."""
+import json
 import math
+import subprocess
+import sys
+import textwrap
 
+import pytest
 import yaml
 
-from jepa_torus import plan, report
+from jepa_torus import report, runs
 from jepa_torus.report import Stat, ahead_of_all, compare, recovers_torus
+
+
+def _config(epochs=2, batch_size=64, lr=0.002, widths=(32, 64), **data) -> dict:
+    """The fields of a run's config.yaml (jepa_torus.config sections) the report reads."""
+    return {"data": {"train_subset": 0, **data},
+            "model": {"encoder": "convnet", "encoder_kwargs": {"widths": list(widths)}},
+            "optim": {"epochs": epochs, "batch_size": batch_size, "lr": lr}}
 
 
 def test_compare_separates_when_difference_exceeds_two_standard_errors():
@@ -39,8 +51,7 @@ def test_ahead_and_recovery_lists():
 
 
 def test_macros_carry_verdicts_and_signed_differences(tmp_path):
-    cfg = {"model": {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64]}}, "train_subset": 0,
-           "epochs": 2, "batch_size": 64, "lr": 0.002}
+    cfg = _config()
     records = []
     for name, accs in (("baseline_vicreg", [0.80, 0.81]), ("toroidal_N12", [0.70, 0.71])):
         for seed, acc in enumerate(accs):
@@ -96,7 +107,7 @@ def test_stage_minutes_counts_each_stage_once_at_its_longest(tmp_path, monkeypat
     lines = ['{"stage": "run:a", "seconds": 600}', '{"stage": "run:b", "seconds": 300}',
              '{"stage": "run:a", "seconds": 20}']          # a re-render after a fresh clone
     (tmp_path / "reports" / "cpu" / "timings.jsonl").write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(plan, "REPO", tmp_path)          # timings.jsonl is read by plan.stage_seconds
+    monkeypatch.setattr(runs, "REPO", tmp_path)          # timings.jsonl is read by plan.stage_seconds
     assert report.stage_minutes("cpu") == 15.0
 
 
@@ -106,12 +117,91 @@ def test_signed_differences():
 
 
 def test_profile_description_names_the_crop_area_actually_used(tmp_path):
-    cfg = {"model": {"encoder": "convnet", "encoder_kwargs": {"widths": [32, 64, 128, 256]}}, "train_subset": 0,
-           "epochs": 4, "batch_size": 256, "lr": 0.008, "augment": {"crop_scale": [0.8, 1.0]}}
+    cfg = _config(epochs=4, batch_size=256, lr=0.008, widths=(32, 64, 128, 256), augment={"crop_scale": [0.8, 1.0]})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     rec = {"name": "baseline_vicreg", "dataset": "fashion_mnist", "seed": 0, "run_dir": str(tmp_path)}
     assert report.profile_description("cpu", [rec]) == ("\\texttt{cpu} profile (fashion-mnist: ConvNet 32-64-128-256, "
                                                         "4 epochs, batch 256, peak lr 0.008, crop area 0.8--1)")
-    del cfg["augment"]                                        # the data set's own recipe: area 0.3-1
+    del cfg["data"]["augment"]                                # the data set's own recipe: area 0.3-1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert "crop area 0.3--1)" in report.profile_description("cpu", [rec])
+
+
+def test_lookup_command_and_entry_spell_the_latex_the_paper_expands():
+    assert report.lookup_entry("R", ("torus", "toroidal_N12", "linear"), "97.1 $\\pm$ 0.3") == (
+        "\\expandafter\\def\\csname R@torus@toroidal_N12@linear\\endcsname{97.1 $\\pm$ 0.3}")
+    assert report.lookup_entry("Recovers", ("fmnist",), "none") == "\\expandafter\\def\\csname T@fmnist\\endcsname{none}"
+    assert report.lookup_command("Cmp") == (
+        "\\newcommand{\\Cmp}[4]{\\ifcsname C@#1@#2@#3@#4\\endcsname\\csname C@#1@#2@#3@#4\\endcsname"
+        "\\else\\textbf{??}\\PackageWarning{jepa-torus}{no comparison #1/#2/#3/#4}\\fi}")
+    assert report.lookup_command("Recovers") == (
+        "\\newcommand{\\Recovers}[1]{\\ifcsname T@#1\\endcsname\\csname T@#1\\endcsname\\else\\textbf{??}\\fi}")
+    with pytest.raises(ValueError):   # an entry with the wrong number of keys could never be looked up
+        report.lookup_entry("R", ("torus", "linear"), "1.0")
+
+
+
+def test_lookup_macros_expand_in_latex(tmp_path):
+    """lookup_command and lookup_entry through pdflatex: a defined key expands to its value, a missing
+    one to ?? with a warning naming it (`make test` installs TeX Live)."""
+    body = [report.lookup_command("R"), report.lookup_entry("R", ("torus", "toroidal_N12", "linear"), "97.1"),
+            "\\typeout{VALUE=\\R{torus}{toroidal_N12}{linear}}", "\\begin{document}\\R{torus}{hybrid}{knn}\\end{document}"]
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\n" + "\n".join(body) + "\n")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                   capture_output=True, check=True)
+    log = (tmp_path / "t.log").read_text()
+    assert "VALUE=97.1" in log
+    assert "Package jepa-torus Warning: no result torus/hybrid/knn" in log
+
+
+def _fake_run(profile, dataset, name, seed, linear, cfg):
+    folder = runs.run_dir(profile, dataset, name, seed)
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    final = {"dataset": dataset, "config": name, "seed": seed, "profile": profile, "linear_probe": linear}
+    (folder / "final.json").write_text(json.dumps(final))
+
+
+def test_report_command_writes_tables_and_macros_without_a_kernel(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")      # the fake profile lives here, not in runs/
+    for name, accs in (("baseline_vicreg", [0.80, 0.81]), ("toroidal_N12", [0.70, 0.72])):
+        for seed, acc in enumerate(accs):
+            _fake_run("smoke", "torus_world", name, seed, acc, _config(epochs=3))
+    out = tmp_path / "generated"
+    # As `python -m jepa_torus.report`, in a fresh interpreter reading the fake runs folder;
+    # then no module of a notebook kernel may have been imported.
+    code = textwrap.dedent(f"""
+        import runpy, sys
+        from pathlib import Path
+        from jepa_torus import runs
+        runs.RUNS = Path({str(runs.RUNS)!r})
+        sys.argv = ["report", "--profile", "smoke", "--out", {str(out)!r}]
+        try:
+            runpy.run_module("jepa_torus.report", run_name="__main__")
+        except SystemExit as e:
+            assert not e.code, e.code
+        print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"papermill", "nbclient", "jupyter_client", "ipykernel"}}))
+        """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [str(out), "[]"]
+    text = (out / "macros.tex").read_text()
+    assert "\\newcommand{\\NumSeedsTorus}{2}" in text and "\\newcommand{\\EpochsTorus}{3}" in text
+    assert "\\newcommand{\\EpochsFmnist}{--}" in text                    # no fashion_mnist run
+    # mean 80.5, sd of (0.80, 0.81) = 0.00707 -> 0.7 points; 71.0 +- 1.4 the same way
+    assert "\\csname R@torus@baseline_vicreg@linear\\endcsname{80.5 $\\pm$ 0.7}" in text
+    assert "\\csname R@torus@toroidal_N12@linear\\endcsname{71.0 $\\pm$ 1.4}" in text
+    assert "\\csname D@torus@toroidal_N12@baseline_vicreg@linear\\endcsname{$-$9.5}" in text
+    assert "VICReg & 80.5 $\\pm$ 0.7 & -- &" in (out / "table_main_torus.tex").read_text()
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.tex" for n in ("macros", "metrics_protocol", "table_ablation_grid", "table_ablation_torus_weight",
+                              "table_ablation_predictor", "table_baselines", "table_main_fmnist", "table_main_torus",
+                              "table_original")])
+
+
+def test_torus_weight_table_puts_the_main_run_at_weight_one():
+    weights = [0.1, 10.0, 1.0, 0.01]     # plan.TORUS_WEIGHTS and the main run's weight 1
+    names = ["toroidal_N12_torus_weight0.1", "toroidal_N12_torus_weight10", "toroidal_N12", "toroidal_N12_torus_weight0.01"]
+    summary = {("torus_world", n): {"linear": Stat([w / 100])} for w, n in zip(weights, names)}
+    rows = [line.split(" & ")[:2] for line in report.torus_weight_table(summary).splitlines() if " & " in line][1:]
+    assert rows == [["0.01", "0.0"], ["0.1", "0.1"], ["1", "1.0"], ["10", "10.0"]]

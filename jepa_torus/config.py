@@ -1,0 +1,343 @@
+"""The configuration of a run: one typed object, its defaults, and how it is resolved.
+
+    cfg = resolve("configs/toroidal_N12.yaml", profile="cpu", overrides={"seed": 1})
+    cfg.optim.lr, cfg.objective.loss["torus_weight"], cfg.run.seed, cfg.to_dict()
+
+Sections (dataclasses below, defaults and units in the comments): ``data`` (which images,
+how views are drawn), ``model``, ``objective`` (loss, predictor floors, torus head, EMA
+target), ``optim``, ``eval``, ``run`` (name, seed, device and other execution details).
+Dataclasses rather than plain dicts: attribute access catches a misspelt key where it is
+read, and the defaults are readable top to bottom in one place.
+
+Resolution, later wins:
+    the defaults below < configs/profiles.yaml[profile]["all"] < profiles.yaml[profile][dataset]
+    < the experiment YAML < its own ``profiles: {profile: ...}`` block < command-line overrides.
+Every layer is a nested mapping in the same sections (``{optim: {lr: 0.01}}``).  An override
+key is dotted (``optim.lr``, ``objective.loss.grid_size``); a key whose first part is a field
+of exactly one section may drop the section (``lr``, ``epochs``, ``loss.grid_size``,
+``augment.crop_scale``).  Every value is type-checked once, here; an unknown key or a value
+of the wrong type is a ``ConfigError`` naming the key and listing the valid ones.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .runs import REPO
+
+PROFILES_FILE = REPO / "configs" / "profiles.yaml"
+PROFILE_NAMES = ("smoke", "cpu", "gpu")   # configs/profiles.yaml has one section each (tested)
+
+# Short names for the keys used most on the command line.  ``lambda_torus`` is the original
+# repository's flag for the toroidal weight, kept for its users; the quantity is ``torus_weight``.
+ALIASES = {"torus_weight": "objective.loss.torus_weight", "lambda_torus": "objective.loss.torus_weight",
+           "grid_size": "objective.loss.grid_size", "data_root": "data.root"}
+
+
+class ConfigError(ValueError):
+    """A config key or value that cannot be used; the message names the key."""
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass
+class DataConfig:
+    dataset: str = "fashion_mnist"   # fashion_mnist | cifar10 | cifar100 | torus_world
+    root: str | None = None          # folder with the data files (else $JEPA_TORUS_DATA, system paths)
+    download: bool = False           # fetch a missing Fashion-MNIST/CIFAR file (checksummed)
+    train_subset: int = 0            # >0: train on a fixed random subset of this many images
+    augment: dict = field(default_factory=dict)  # fields of augment.AugmentConfig replacing the data set's recipe
+
+
+@dataclass
+class ModelConfig:                   # see jepa_torus.models.build_model
+    encoder: str = "convnet"         # convnet | resnet18
+    encoder_kwargs: dict = field(default_factory=dict)   # e.g. {widths: [32, 64, 128], blocks: 1}
+    in_channels: int = 1             # set from the data set
+    projector: list | None = field(default_factory=lambda: [512, 512])  # hidden widths; None: z = h
+    embed_dim: int | None = 256      # width of z
+    predictor: str = "none"          # none | mlp | mlp_matched | hamiltonian
+    predictor_kwargs: dict = field(default_factory=dict)  # e.g. {hidden: 256, depth: 2} (MLPPredictor, HamiltonianPredictor)
+    torus_head: bool | dict = False  # True or {hidden: 128}: a head mapping h to two angles
+    channels_last: bool = False      # NHWC memory layout (faster convolutions on CPU and GPU)
+
+
+@dataclass
+class ObjectiveConfig:               # see jepa_torus.objective.Objective
+    loss: dict = field(default_factory=lambda: {"type": "vicreg"})  # {type, **kwargs}: losses.build_loss
+    torus_head_weight: float = 1.0   # weight of TorusHeadLoss on the head's angles (if model.torus_head)
+    floor_weight: float = 0.0        # >0: add the HamJEPA phase-space floors on z = (q, p)
+    potential_warmup_epochs: float = 0.0  # HamJEPA: potential scale ramps 0 -> its value over these epochs
+    ema_momentum: float = 0.0        # 0: the target is the online network; >0: EMA target, base momentum
+
+
+@dataclass
+class OptimConfig:                   # AdamW, linear warm-up then cosine decay
+    epochs: int = 10
+    batch_size: int = 256            # the global batch (all processes together)
+    lr: float = 2e-3                 # peak learning rate, after the warm-up
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0       # linear warm-up from lr / steps to lr
+    min_lr_ratio: float = 0.01       # the cosine ends at lr * min_lr_ratio
+
+
+@dataclass
+class EvalConfig:                    # see jepa_torus.eval.evaluate_run
+    probe_train: int = 10000         # training images for the linear probe / kNN bank (0 = all)
+    probe_test: int = 10000          # test images scored (0 = all)
+    knn_k: int = 20
+    topology_points: int = 1000      # test features subsampled for PH, ID, spectral gap ratio
+    landmarks: int = 300             # maxmin landmarks for persistent homology
+    analysis: bool = True            # False: probes and effective rank only
+    features: str = "encoder"        # "encoder": h of the trained model; "pixels": the raw-pixel baseline
+
+
+@dataclass
+class RunConfig:
+    name: str | None = None          # run name; default: the config file's stem
+    profile: str = "cpu"             # smoke | cpu | gpu (configs/profiles.yaml)
+    seed: int = 0
+    device: str = "auto"             # auto | cpu | cuda | cuda:1 ...
+    threads: int = 0                 # torch and BLAS CPU threads; 0 = their default
+    checkpoint_minutes: float = 5.0  # also checkpoint mid-epoch this often
+    log_every: int = 25              # steps between metrics.jsonl lines
+    progress: bool = True            # tqdm bar
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        """The nested mapping written to config.yaml and checkpoints."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Config":
+        """The inverse of ``to_dict``, with every value checked (a config.yaml, a checkpoint)."""
+        unknown = sorted(set(doc) - set(_SECTIONS))
+        if unknown:
+            legacy = " (the flat layout of jepa-torus <= 0.1: convert it with tests/migrate_run_configs.py)" \
+                if "optim" not in doc else ""
+            raise ConfigError(f"config keys {unknown} are not sections{legacy}; valid sections: {', '.join(_SECTIONS)}")
+        return cls(**{name: kind(**_checked(name, kind, doc.get(name) or {})) for name, kind in _SECTIONS.items()})
+
+
+_SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+# Keys that change how a run is executed or shown, not what it computes: a run may be
+# resumed with other values for them.
+OPERATIONAL_KEYS = {"run.threads", "run.progress", "run.log_every", "run.checkpoint_minutes", "run.device",
+                    "data.root", "data.download"}
+
+
+# --------------------------------------------------------------------------- checking
+def _type_ok(hint, value) -> tuple[bool, object]:
+    """Does value fit the annotation? Ints are accepted (and converted) where floats are."""
+    if hint is typing.Any:
+        return True, value
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else (hint,)
+    for t in options:
+        if t is type(None) and value is None:
+            return True, value
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        if t is float and isinstance(value, str):  # YAML 1.1 reads 4e-3 (no dot) as a string
+            try:
+                return True, float(value)
+            except ValueError:
+                pass
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True, value
+        if t in (bool, str, dict, list) and isinstance(value, t):
+            return True, value
+    return False, value
+
+
+def _type_name(hint) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in (typing.get_args(hint) or (hint,)))
+
+
+def _checked(section: str, kind: type, values: dict) -> dict:
+    """Type-check one section's values against its dataclass; unknown keys are errors."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section {section!r} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(kind)
+    out = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(f"unknown config key '{section}.{key}'{_suggest(f'{section}.{key}')}; "
+                              f"valid keys in '{section}': {', '.join(hints)}")
+        ok, value = _type_ok(hints[key], value)
+        if not ok:
+            raise ConfigError(f"config key '{section}.{key}' expects {_type_name(hints[key])}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _all_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, kind in _SECTIONS.items() for f in dataclasses.fields(kind)]
+
+
+def _suggest(key: str) -> str:
+    """" (did you mean 'optim.lr'?)" for a misspelt key, dotted or a bare field name."""
+    full = _all_keys()
+    by_leaf = {**{k.split(".", 1)[1]: k for k in full}, **{a: f"--{a.replace('_', '-')}" for a in ALIASES}}
+    close = difflib.get_close_matches(key, full, n=2, cutoff=0.6) or \
+        [by_leaf[m] for m in difflib.get_close_matches(key.split(".")[-1], list(by_leaf), n=2, cutoff=0.6)]
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _owner(first: str) -> str | None:
+    """The section holding field ``first``, when exactly one does."""
+    owners = [s for s, kind in _SECTIONS.items() if first in {f.name for f in dataclasses.fields(kind)}]
+    return owners[0] if len(owners) == 1 else None
+
+
+def full_key(key: str) -> str:
+    """"lr" -> "optim.lr", "loss.grid_size" -> "objective.loss.grid_size", aliases resolved."""
+    key = key.replace("-", "_")   # --batch-size and --batch_size alike (no field has a dash)
+    key = ALIASES.get(key, key)
+    first = key.split(".")[0]
+    if first in _SECTIONS:
+        return key
+    owner = _owner(first)
+    if owner is None:
+        raise ConfigError(f"unknown config key {key!r}{_suggest(key)}; "
+                          f"keys are section.field with sections {', '.join(_SECTIONS)} "
+                          f"(`--print-config` shows them all)")
+    return f"{owner}.{key}"
+
+
+def nest(overrides: dict) -> dict:
+    """{"lr": 0.1, "loss.grid_size": 16} -> {"optim": {"lr": 0.1}, "objective": {"loss": {"grid_size": 16}}}."""
+    nested: dict = {}
+    for key, value in overrides.items():
+        node = nested
+        *parents, leaf = full_key(key).split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return nested
+
+
+# --------------------------------------------------------------------------- merging
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            out[key] = _deep_merge(old, value)
+        elif old is None or value is None or isinstance(old, (dict, list)):
+            out[key] = copy.deepcopy(value)
+        else:  # a value over one of the same kind: a loss weight stays a float when given as 1
+            ok, out[key] = _type_ok(float if type(old) is float else type(old), value)
+            if not ok:
+                raise ConfigError(f"config key {key!r} of the loss expects {type(old).__name__}, got {value!r}")
+    return out
+
+
+def merge(cfg: dict, layer: dict) -> dict:
+    """``layer`` (nested, section-first) over ``cfg`` (a full ``to_dict``); types checked.
+    A field's value is replaced, mappings included (``encoder_kwargs``, ``augment``), except
+    ``objective.loss``, which is merged key by key unless the layer names another loss type
+    (its keys depend on the type)."""
+    out = copy.deepcopy(cfg)
+    for section, values in (layer or {}).items():
+        if section not in _SECTIONS:
+            owner = _owner(section)
+            hint = f" ({section} is a field of {owner!r}: write {owner}: {{{section}: ...}})" if owner else _suggest(section)
+            raise ConfigError(f"unknown config section {section!r}{hint}; valid sections: {', '.join(_SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section {section!r} must be a mapping, got {values!r}")
+        for key, value in values.items():
+            old = out[section].get(key)
+            same_loss = (section, key) == ("objective", "loss") and isinstance(value, dict) \
+                and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type")
+            merged = _deep_merge(old, value) if same_loss else copy.deepcopy(value)
+            out[section].update(_checked(section, _SECTIONS[section], {key: merged}))
+    return out
+
+
+def read_yaml(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (configs/ lists the experiments)")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at top level")
+    return doc
+
+
+def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = None) -> Config:
+    """The full config of a run (see the module docstring for the order), validated."""
+    if profile not in PROFILE_NAMES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+    experiment = read_yaml(config_path) if config_path else {}
+    exp_profiles = experiment.pop("profiles", {}) or {}
+    try:
+        overrides = nest(overrides or {})
+    except ConfigError as e:
+        raise ConfigError(f"the command line: {e}") from None
+    dataset = ((overrides.get("data") or {}).get("dataset") or ((exp_profiles.get(profile) or {}).get("data") or {}).get("dataset")
+               or (experiment.get("data") or {}).get("dataset") or DataConfig.dataset)
+    profiles = read_yaml(PROFILES_FILE) if PROFILES_FILE.exists() else {}
+    cfg = Config().to_dict()
+    cfg["run"].update(name=Path(config_path).stem if config_path else "default", profile=profile)
+    layers = ((f"{PROFILES_FILE.name} [{profile}][all]", (profiles.get(profile) or {}).get("all")),
+              (f"{PROFILES_FILE.name} [{profile}][{dataset}]", (profiles.get(profile) or {}).get(dataset)),
+              (str(config_path), experiment), (f"{config_path} [profiles][{profile}]", exp_profiles.get(profile)),
+              ("the command line", overrides))
+    for source, layer in layers:
+        try:
+            cfg = merge(cfg, layer or {})
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+    cfg["run"]["profile"] = profile
+    return validate(Config.from_dict(cfg))
+
+
+def validate(cfg: Config) -> Config:
+    """Check what the types cannot: names against their registries, the loss and view recipe
+    against their own validators, and set what follows from others (in_channels)."""
+    from . import augment, data, losses
+
+    try:
+        info = data.dataset_info(cfg.data.dataset)
+    except ValueError as e:
+        raise ConfigError(f"config key 'data.dataset': {e}") from None
+    try:
+        losses.build_loss(cfg.objective.loss)
+    except ValueError as e:
+        raise ConfigError(f"config key 'objective.loss': {e}") from None
+    try:
+        augment.augment_for(cfg.data.dataset, **cfg.data.augment)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config key 'data.augment': {e}") from None
+    if cfg.eval.features not in ("encoder", "pixels"):
+        raise ConfigError(f"config key 'eval.features' must be 'encoder' or 'pixels', got {cfg.eval.features!r}")
+    cfg.model.in_channels = info.channels
+    return cfg
+
+
+def flat(cfg_dict: dict) -> dict:
+    """{"optim": {"lr": 1}} -> {"optim.lr": 1}, down to the section fields."""
+    return {f"{s}.{k}": v for s, values in cfg_dict.items() if isinstance(values, dict) for k, v in values.items()}
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    """Fields (section.key) whose values differ, operational ones aside."""
+    a, b = flat(old), flat(new)
+    return sorted(k for k in set(a) | set(b) if k not in OPERATIONAL_KEYS and a.get(k) != b.get(k))

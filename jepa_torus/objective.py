@@ -1,0 +1,97 @@
+"""The whole training objective of a run, in one module: the regulariser (losses.py), the
+JEPA prediction step, the torus-head term, the HamJEPA phase-space floors, and the
+schedules of all of them.
+
+    objective = Objective(cfg.objective, model, steps_per_epoch)
+    objective.set_progress(step, total)            # once per step, before forward
+    parts = objective(net, target, v1, v2)         # {"loss": total, every named part}
+
+The loop knows nothing of what is inside: every scheduled module (a loss with a weight
+schedule, the Hamiltonian predictor's potential warm-up) has ``set_progress(step, total)``
+with integer steps, and ``Objective.set_progress`` calls each of them.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .dist import gather_batch, unwrap
+from .losses import TorusHeadLoss, build_loss
+
+__all__ = ["Objective", "hamiltonian_floor_loss"]
+
+
+def hamiltonian_floor_loss(q, p, std_floor: float = 0.2, energy_weight: float = 1.0,
+                           std_weight: float = 1.0, mean_weight: float = 1.0, eps: float = 1e-4) -> dict:
+    """Anti-collapse floors on a phase-space batch (q, p), each (B, d); simplified HamJEPA.
+
+    energy  (E|q|^2/d - 1)^2 + (E|p|^2/d - 1)^2: a total-scale budget that, unlike VICReg's
+            per-dimension variance target, lets the scale be spread non-isotropically.
+    std     mean over dims of relu(std_floor - std): a floor, not a target, per dimension.
+    mean    mean over dims of the squared batch mean: keeps the cloud centred, so the energy
+            budget is spent on spread, not on an offset.
+    HamJEPA also hinges log-det, participation ratio and top-eigenvalue fraction on a random
+    128-d projection; those spectral floors are left out here.
+    """
+    x = torch.cat([q, p], dim=1)                                            # (B, 2d)
+    energy = (q.pow(2).mean() - 1).pow(2) + (p.pow(2).mean() - 1).pow(2)  # mean over B and d = E|.|^2/d
+    std = torch.sqrt(x.var(dim=0) + eps)                                    # (2d,)
+    std_loss = F.relu(std_floor - std).mean()
+    mean_loss = x.mean(dim=0).pow(2).mean()
+    loss = energy_weight * energy + std_weight * std_loss + mean_weight * mean_loss
+    return {"loss": loss, "energy": energy, "std": std_loss, "mean": mean_loss}
+
+
+class Objective(nn.Module):
+    """regulariser(prediction, target) [+ torus_head_weight * TorusHeadLoss(angles)]
+    [+ floor_weight * hamiltonian_floor_loss(z)], as named parts.
+
+    Without a predictor and without an EMA target the regulariser sees the two views'
+    embeddings directly (VICReg, LeJEPA).  Otherwise each view's embedding, passed through
+    the predictor, predicts the other view's (the target: the online network itself, or its
+    EMA copy under no_grad), and the two directions are averaged.
+    Its state_dict holds the loss's buffers (SIGReg's step, the hybrid's weights): they
+    travel with the checkpoint."""
+
+    def __init__(self, cfg, model: nn.Module, steps_per_epoch: int):
+        super().__init__()
+        self.loss = build_loss(cfg.loss)
+        self.head = TorusHeadLoss() if model.torus_head is not None else None
+        self.head_weight, self.floor_weight = cfg.torus_head_weight, cfg.floor_weight
+        self.predicts = not isinstance(model.predictor, nn.Identity)
+        if hasattr(model.predictor, "warmup_steps"):
+            model.predictor.warmup_steps = cfg.potential_warmup_epochs * steps_per_epoch
+        # a plain list: the model's modules must not become part of this module's state
+        self._scheduled = [m for m in (self.loss, model.predictor) if hasattr(m, "set_progress")]
+
+    def set_progress(self, step: int, total: int) -> None:
+        for module in self._scheduled:
+            module.set_progress(step, total)
+
+    def forward(self, model, target, v1, v2) -> dict:
+        o1, o2 = model(v1), model(v2)   # model may be DDP-wrapped; predict() lives on the bare net
+        if target is None and not self.predicts:
+            parts = dict(self.loss(o1["z"], o2["z"]))  # symmetric already: no prediction step
+        else:
+            if target is not None:
+                with torch.no_grad():
+                    t1, t2 = target(v1)["z"], target(v2)["z"]
+            else:
+                t1, t2 = o1["z"], o2["z"]
+            net = unwrap(model)
+            a = self.loss(net.predict(o1["z"]), t2)
+            b = self.loss(net.predict(o2["z"]), t1)
+            parts = {k: (a[k] + b[k]) / 2 for k in a}
+        if self.head is not None:
+            h = self.head(o1["angles"], o2["angles"])
+            parts["loss"] = parts["loss"] + self.head_weight * h["loss"]
+            parts.update({f"head_{k}": v for k, v in h.items() if k != "loss"})
+        if self.floor_weight > 0:
+            d = o1["z"].shape[1] // 2
+            # batch statistics: the global batch under DDP (identity in one process)
+            f = [hamiltonian_floor_loss(z[:, :d], z[:, d:]) for z in (gather_batch(o1["z"]), gather_batch(o2["z"]))]
+            floor = (f[0]["loss"] + f[1]["loss"]) / 2
+            parts["loss"] = parts["loss"] + self.floor_weight * floor
+            parts["floor"] = floor
+        return parts

@@ -17,12 +17,25 @@ key is dotted (``optim.lr``, ``objective.loss.grid_size``); a key whose first pa
 of exactly one section may drop the section (``lr``, ``epochs``, ``loss.grid_size``,
 ``augment.crop_scale``).  Every value is type-checked once, here; an unknown key or a value
 of the wrong type is a ``ConfigError`` naming the key and listing the valid ones.
+
+``validate`` then checks every value against its allowed range, before anything is built or
+written: sizes and counts (>= 1, batch >= 2 and at most the training images), learning rate
+and weights (finite, > 0 or >= 0), probabilities, names against their registries, and the
+pairs that must agree (projector and embed_dim, the predictor and an even embedding, k and
+the probe bank...).  The model, the loss and the objective check their own sections
+(``models.validate_model``, ``losses.validate_loss``, ``objective.validate_objective``); the
+message of every failure names the key, its value and the allowed range.
+``config_hash`` is the sha256 a checkpoint records: resuming under another config is refused.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import difflib
+import hashlib
+import json
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,12 +283,18 @@ def merge(cfg: dict, layer: dict) -> dict:
 
 def read_yaml(path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a YAML file (configs/ lists the experiments)")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist (configs/ lists the experiments)")
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read ({e.strerror or e})") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"config file {path} must hold a mapping at top level")
     return doc
@@ -305,31 +324,245 @@ def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = Non
             cfg = merge(cfg, layer or {})
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None
+        channels = ((layer or {}).get("model") or {}).get("in_channels") if isinstance(layer, dict) else None
+        if channels is not None:
+            _check_in_channels(source, channels, cfg["data"]["dataset"])
     cfg["run"]["profile"] = profile
     return validate(Config.from_dict(cfg))
 
 
-def validate(cfg: Config) -> Config:
-    """Check what the types cannot: names against their registries, the loss and view recipe
-    against their own validators, and set what follows from others (in_channels)."""
-    from . import augment, data, losses
+def _check_in_channels(source: str, channels, dataset: str) -> None:
+    """model.in_channels follows the data set; a layer may only restate it."""
+    from . import data
 
     try:
-        info = data.dataset_info(cfg.data.dataset)
+        want = data.dataset_info(dataset).channels
+    except ValueError:
+        return  # validate names the data set
+    if channels != want:
+        raise ConfigError(f"{source}: config key 'model.in_channels' is {channels!r}, but it is set from the data set "
+                          f"({dataset} has {want} channel{'s' if want > 1 else ''}); remove the key")
+
+
+# --------------------------------------------------------------------------- value checks
+# Shared by the validators here and in models.py, losses.py and objective.py: each raises a
+# ConfigError naming the key, the value and what is allowed.
+def _range(lo, hi, lo_open: bool = False, hi_open: bool = False) -> str:
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}" if isinstance(lo, float) else f"{'>' if lo_open else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi:g}" if isinstance(hi, float) else f"{'<' if hi_open else '<='} {hi}")
+    return " and ".join(parts)
+
+
+def need_int(key: str, value, lo: int | None = None, hi: int | None = None, why: str = "") -> int:
+    """An integer in [lo, hi]; ``why`` follows the range in the message."""
+    rng = _range(lo, hi)
+    text = f"an integer{' ' + rng if rng else ''}{why}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"config key '{key}' must be {text}, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"config key '{key}' must be {text}, got {value}")
+    return value
+
+
+def need_float(key: str, value, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+               hi_open: bool = False, why: str = "") -> float:
+    """A finite number in the range (ints are numbers too)."""
+    rng = _range(lo, hi, lo_open, hi_open)
+    text = f"a finite number{' ' + rng if rng else ''}{why}"
+    if isinstance(value, str):
+        raise ConfigError(f"config key '{key}' must be {text}, got the string {value!r} (YAML 1.1 reads a number "
+                          f"with an exponent but no dot, like 4e-3, as a string: write 4.0e-3)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"config key '{key}' must be {text}, got {value!r}")
+    if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
+            or (hi is not None and (value >= hi if hi_open else value > hi)):
+        raise ConfigError(f"config key '{key}' must be {text}, got {value!r}")
+    return float(value)
+
+
+def need_bool(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def need_choice(key: str, value, options) -> object:
+    if value not in options:
+        raise ConfigError(f"config key '{key}' must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value
+
+
+def need_mapping(key: str, value, valid) -> dict:
+    """A mapping whose keys are all in ``valid``."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key '{key}' must be a mapping, got {value!r}")
+    unknown = sorted(str(k) for k in set(value) - set(valid))
+    if unknown:
+        raise ConfigError(f"config key '{key}': unknown key(s) {', '.join(unknown)}{_suggest_in(unknown[0], valid)}; "
+                          f"valid keys: {', '.join(valid) or 'none'}")
+    return value
+
+
+def _suggest_in(name: str, valid) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _non_finite(value, key: str) -> tuple[str, float] | None:
+    """(dotted key, value) of the first NaN or infinity under ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key, value
+    items = value.items() if isinstance(value, dict) else \
+        ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        bad = _non_finite(v, f"{key}{k}" if str(k).startswith("[") else f"{key}.{k}")
+        if bad:
+            return bad
+    return None
+
+
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+RUN_NAME = re.compile(r"^[^/\\\x00]+$")
+
+
+def _check_augment(key: str, dataset: str, channels: int, values) -> None:
+    """data.augment: fields of augment.AugmentConfig over the data set's recipe, each in range."""
+    from .augment import RECIPES, AugmentConfig
+
+    fields = [f.name for f in dataclasses.fields(AugmentConfig)]
+    need_mapping(key, values, fields)
+    recipe = {**dataclasses.asdict(RECIPES[dataset]), **values}
+    for name in ("crop_scale", "crop_ratio"):
+        pair = recipe[name]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ConfigError(f"config key '{key}.{name}' must be a pair [low, high], got {pair!r}")
+        lo, hi = (need_float(f"{key}.{name}[{i}]", v, 0.0, lo_open=True) for i, v in enumerate(pair))
+        if lo > hi or (name == "crop_scale" and hi > 1):
+            limit = "0 < low <= high <= 1 (fractions of the image area)" if name == "crop_scale" \
+                else "0 < low <= high (aspect ratios w/h)"
+            raise ConfigError(f"config key '{key}.{name}' must be a pair with {limit}, got {list(pair)}")
+    for name in ("flip_p", "jitter_p", "grayscale_p", "solarize_p"):
+        need_float(f"{key}.{name}", recipe[name], 0.0, 1.0, why=" (a probability)")
+    for name in ("brightness", "contrast", "saturation", "noise_std"):
+        need_float(f"{key}.{name}", recipe[name], 0.0)
+    need_float(f"{key}.hue", recipe["hue"], 0.0, 0.5, why=" (turns of the colour wheel)")
+    if channels != 3:
+        rgb = [n for n in ("saturation", "hue", "grayscale_p") if recipe[n]]
+        if rgb:
+            raise ConfigError(f"config key(s) {', '.join(f'{key}.{n}' for n in rgb)} need RGB images, but {dataset} "
+                              f"has {channels} channel; set them to 0")
+
+
+def validate(cfg: Config) -> Config:
+    """Check every value against its range and every pair that must agree, before anything
+    is built or written; set what follows from others (in_channels).  Every failure is a
+    ConfigError naming the key, its value and what is allowed."""
+    from . import data, models, objective
+
+    bad = next(filter(None, (_non_finite(v, s) for s, v in cfg.to_dict().items())), None)
+    if bad:
+        raise ConfigError(f"config key '{bad[0]}' is {bad[1]}; every number of a config must be finite")
+    d, m, o, op, ev, r = cfg.data, cfg.model, cfg.objective, cfg.optim, cfg.eval, cfg.run
+
+    # data
+    try:
+        info = data.dataset_info(d.dataset)
     except ValueError as e:
         raise ConfigError(f"config key 'data.dataset': {e}") from None
-    try:
-        losses.build_loss(cfg.objective.loss)
-    except ValueError as e:
-        raise ConfigError(f"config key 'objective.loss': {e}") from None
-    try:
-        augment.augment_for(cfg.data.dataset, **cfg.data.augment)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"config key 'data.augment': {e}") from None
-    if cfg.eval.features not in ("encoder", "pixels"):
-        raise ConfigError(f"config key 'eval.features' must be 'encoder' or 'pixels', got {cfg.eval.features!r}")
+    n_train, n_test = data.split_size(d.dataset, "train"), data.split_size(d.dataset, "test")
+    if d.root is not None and not d.root.strip():
+        raise ConfigError("config key 'data.root' is empty; give a folder, or null to search the usual places")
+    need_bool("data.download", d.download)
+    need_int("data.train_subset", d.train_subset, 0, n_train, f" (0 = all; {d.dataset} has {n_train} training images)")
+    _check_augment("data.augment", d.dataset, info.channels, d.augment)
+
+    # model, then the objective on its embedding
     cfg.model.in_channels = info.channels
+    dim = models.validate_model(dataclasses.asdict(m), image_size=info.size, key="model")
+    objective.validate_objective(o, dim=dim, model=dataclasses.asdict(m), key="objective")
+
+    # optim
+    used = d.train_subset or n_train
+    need_int("optim.epochs", op.epochs, 0, why=" (0: evaluate the untrained encoder)")
+    need_int("optim.batch_size", op.batch_size, 2, why=" (the losses and BatchNorm use batch statistics)")
+    if op.batch_size > used:
+        subset = f" (data.train_subset {d.train_subset})" if d.train_subset else f" ({d.dataset})"
+        raise ConfigError(f"config key 'optim.batch_size' is {op.batch_size}, more than the {used} training "
+                          f"images{subset}; use at most {used}")
+    need_float("optim.lr", op.lr, 0.0, lo_open=True, why=" (the peak learning rate)")
+    need_float("optim.weight_decay", op.weight_decay, 0.0)
+    need_float("optim.warmup_epochs", op.warmup_epochs, 0.0)
+    need_float("optim.min_lr_ratio", op.min_lr_ratio, 0.0, 1.0, why=" (the cosine ends at lr * min_lr_ratio)")
+
+    # eval
+    need_choice("eval.features", ev.features, ("encoder", "pixels"))
+    need_bool("eval.analysis", ev.analysis)
+    need_int("eval.probe_train", ev.probe_train, 0, n_train, f" (0 = all {n_train} training images of {d.dataset})")
+    need_int("eval.probe_test", ev.probe_test, 0, n_test, f" (0 = all {n_test} test images of {d.dataset})")
+    bank, scored = ev.probe_train or n_train, ev.probe_test or n_test
+    floor = 2 * info.num_classes
+    if bank < floor:
+        raise ConfigError(f"config key 'eval.probe_train' is {ev.probe_train}: the linear probe needs at least "
+                          f"{floor} training images (2 per class of {d.dataset}), or 0 for all")
+    need_int("eval.knn_k", ev.knn_k, 1, bank, f" (at most eval.probe_train = {bank}, the kNN bank)")
+    need_int("eval.topology_points", ev.topology_points, 1)
+    need_int("eval.landmarks", ev.landmarks, 4, why=" (persistent homology needs 4 landmarks)")
+    if ev.analysis:
+        points = min(ev.topology_points, scored)  # metrics.evaluate subsamples the scored test features
+        if points < 22:
+            raise ConfigError(f"eval.analysis needs at least 22 points for the intrinsic dimension (20 neighbours), "
+                              f"but config keys 'eval.topology_points' {ev.topology_points} and 'eval.probe_test' "
+                              f"{ev.probe_test} leave {points}")
+        if ev.landmarks > points:
+            raise ConfigError(f"config key 'eval.landmarks' is {ev.landmarks}, more than the {points} points the "
+                              f"topology is computed on (eval.topology_points {ev.topology_points}, eval.probe_test "
+                              f"{ev.probe_test}); use at most {points}")
+
+    # run
+    if r.name is not None and (not RUN_NAME.match(r.name) or r.name.strip() != r.name or r.name in (".", "..")):
+        raise ConfigError(f"config key 'run.name' must be a folder name (no '/', not '.' or '..', no leading or "
+                          f"trailing space), got {r.name!r}")
+    need_choice("run.profile", r.profile, PROFILE_NAMES)
+    need_int("run.seed", r.seed, 0, 2**31 - 1)
+    if not DEVICE.match(r.device):
+        raise ConfigError(f"config key 'run.device' must be auto, cpu, cuda, cuda:<index> or mps, got {r.device!r}")
+    need_int("run.threads", r.threads, 0, why=" (0 = the libraries' default)")
+    need_float("run.checkpoint_minutes", r.checkpoint_minutes, 0.0, why=" (0 = after every step)")
+    need_int("run.log_every", r.log_every, 1, why=" (steps between metrics.jsonl lines)")
+    need_bool("run.progress", r.progress)
     return cfg
+
+
+def config_hash(cfg_dict: dict) -> str:
+    """sha256 of the config's canonical JSON, operational keys aside: what a checkpoint
+    records, so that a run is never resumed under another config."""
+    keep = {k: v for k, v in sorted(flat(cfg_dict).items()) if k not in OPERATIONAL_KEYS}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def differences(old: dict, new: dict, limit: int = 4) -> str:
+    """"optim.lr 0.002 -> 0.008, ..." for the fields that differ (operational keys aside).
+    ``old`` may be the flat layout of jepa-torus <= 0.1: then its keys are matched by name."""
+    if "optim" not in old:  # legacy flat layout: compare what can be matched
+        a = {}
+        for k, v in old.items():
+            if k in _SECTIONS and isinstance(v, dict):
+                a.update({f"{k}.{f}": x for f, x in v.items()})
+                continue
+            try:
+                a[full_key(k)] = v
+            except ConfigError:
+                continue
+        b = flat(new)
+        keys = sorted(k for k in a if k in b and k not in OPERATIONAL_KEYS and a[k] != b[k])
+    else:
+        a, b = flat(old), flat(new)
+        keys = changed_keys(old, new)
+    shown = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in keys[:limit]]
+    return ", ".join(shown) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def flat(cfg_dict: dict) -> dict:

@@ -40,7 +40,8 @@ from .torus_world import torus_world
 __all__ = [
     "DataError", "DataMissingError", "DataCorruptError", "fetch",
     "parse_idx", "fashion_mnist", "cifar10", "cifar100",
-    "DatasetInfo", "DATASETS", "dataset_info", "Split", "load_dataset", "load_split",
+    "DatasetInfo", "DATASETS", "SPLIT_SIZES", "dataset_info", "split_size", "Split", "load_dataset", "load_split",
+    "verify_split",
     "epoch_batches", "to_float", "normalize",
 ]
 
@@ -317,6 +318,17 @@ def _safe_extract(archive: Path, dest: Path) -> None:
 
 
 def _cifar(name: str, split: str, root, download: bool):
+    spec = CIFAR_ARCHIVES[name]
+    files = spec.train if split == "train" else spec.test
+    folder = _cifar_folder(name, split, root, download)
+    parts = [_read_cifar_batch(_stat_key(folder / f), spec.label_key) for f in files]
+    images = torch.from_numpy(np.concatenate([p[0] for p in parts]))  # (N, 3, 32, 32) uint8
+    labels = torch.from_numpy(np.concatenate([p[1] for p in parts]))  # (N,) int64
+    return images, labels
+
+
+def _cifar_folder(name: str, split: str, root, download: bool) -> Path:
+    """The folder holding the split's batch files (downloaded and extracted if asked)."""
     _check_split(split)
     spec = CIFAR_ARCHIVES[name]
     files = spec.train if split == "train" else spec.test
@@ -339,10 +351,7 @@ def _cifar(name: str, split: str, root, download: bool):
             f"{name}: {spec.folder}/{{{','.join(files)}}} not found in {[str(c) for c in candidates]}. "
             f"Pass root= pointing at the folder holding {spec.folder}/, set JEPA_TORUS_DATA, or call "
             f"with download=True to fetch {spec.url} (md5 {spec.md5}).")
-    parts = [_read_cifar_batch(_stat_key(folder / f), spec.label_key) for f in files]
-    images = torch.from_numpy(np.concatenate([p[0] for p in parts]))  # (N, 3, 32, 32) uint8
-    labels = torch.from_numpy(np.concatenate([p[1] for p in parts]))  # (N,) int64
-    return images, labels
+    return folder
 
 
 def cifar10(split: str = "train", root=None, download: bool = False):
@@ -388,6 +397,25 @@ DATASETS = {
 }
 
 TORUS_SPLITS = {"train": (10_000, 0), "test": (2_000, 1)}   # (n, seed); texture shared
+# Images per split: the ranges config.validate checks sizes against (batch, subsets, probes).
+SPLIT_SIZES = {"fashion_mnist": {"train": 60_000, "test": 10_000}, "cifar10": {"train": 50_000, "test": 10_000},
+               "cifar100": {"train": 50_000, "test": 10_000},
+               "torus_world": {split: n for split, (n, _) in TORUS_SPLITS.items()}}
+# md5 of the extracted CIFAR batch files, as torchvision's datasets/cifar.py lists them: a
+# run checks them before training (``verify_split``); the loaders alone only parse.
+CIFAR_BATCH_MD5 = {
+    "cifar10": {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+                "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+                "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e"},
+    "cifar100": {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc"},
+}
+
+
+def split_size(name: str, split: str) -> int:
+    """Images in a split of a registered data set (its default size)."""
+    dataset_info(name)
+    _check_split(split)
+    return SPLIT_SIZES[name][split]
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -434,10 +462,37 @@ def load_split(cfg, split: str, subset: bool = False) -> Split:
     probes draw their bank from the whole training split."""
     kw = {} if cfg.dataset == "torus_world" else {"download": cfg.download}
     out = load_dataset(cfg.dataset, split, root=cfg.root, **kw)
-    if subset and cfg.train_subset:
-        keep = torch.randperm(len(out), generator=torch.Generator().manual_seed(12345))[:cfg.train_subset]
-        out = Split(out.images[keep], out.labels[keep], out.info, None if out.angles is None else out.angles[keep])
-    return out
+    return _subset(out, cfg.train_subset) if subset and cfg.train_subset else out
+
+
+def _subset(out: Split, n: int) -> Split:
+    """The fixed ``n`` images (seed 12345) of ``train_subset``."""
+    keep = torch.randperm(len(out), generator=torch.Generator().manual_seed(12345))[:n]
+    return Split(out.images[keep], out.labels[keep], out.info, None if out.angles is None else out.angles[keep])
+
+
+@functools.lru_cache(maxsize=16)
+def _file_md5(key: tuple[str, int, int]) -> str:
+    return _md5(Path(key[0]).read_bytes())
+
+
+def verify_split(cfg, split: str, subset: bool = False) -> Split:
+    """``load_split``, verified completely before a run writes anything: every file parsed
+    and checksummed (Fashion-MNIST by its loader; CIFAR batch files against
+    ``CIFAR_BATCH_MD5``), and the number of images the data set has."""
+    out = load_split(cfg, split)
+    if cfg.dataset in CIFAR_BATCH_MD5:
+        spec = CIFAR_ARCHIVES[cfg.dataset]
+        folder = _cifar_folder(cfg.dataset, split, cfg.root, False)
+        for name in spec.train if split == "train" else spec.test:
+            got, want = _file_md5(_stat_key(folder / name)), CIFAR_BATCH_MD5[cfg.dataset][name]
+            if got != want:
+                raise DataCorruptError(f"{folder / name}: checksum mismatch (md5 {got}, expected {want}); the file is "
+                                       f"damaged: extract {spec.url} again")
+    want = SPLIT_SIZES[cfg.dataset][split]
+    if len(out) != want:
+        raise DataCorruptError(f"{cfg.dataset} {split}: {len(out)} images, expected {want}")
+    return _subset(out, cfg.train_subset) if subset and cfg.train_subset else out
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import ConfigError, need_bool, need_choice, need_float, need_int, need_mapping
 from .dist import all_reduce_sum, gather_batch
 from .geometry import spectral_gap, toroidal_weights
 
@@ -39,6 +40,7 @@ __all__ = [
     "participation_ratio",
     "diversity_lower_bound",
     "build_loss",
+    "validate_loss",
     "LOSSES",
 ]
 
@@ -120,6 +122,15 @@ class VICRegLoss(JEPALoss):
         super().__init__()
         self.inv_weight, self.var_weight, self.cov_weight, self.eps = inv_weight, var_weight, cov_weight, eps
 
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int | None = None) -> None:
+        """Ranges of the constructor's keywords (config.validate, before anything is built)."""
+        for name in ("inv_weight", "var_weight", "cov_weight"):
+            if name in kw:
+                need_float(f"{key}.{name}", kw[name], 0.0)
+        if "eps" in kw:
+            need_float(f"{key}.eps", kw["eps"], 0.0, lo_open=True)
+
     def penalty_weights(self, dim: int, device) -> torch.Tensor | None:
         return None  # isotropic: every off-diagonal pair weighs 1
 
@@ -179,6 +190,20 @@ class ToroidalCovarianceLoss(VICRegLoss):
         spectral_gap(self.grid_size)  # raises unless grid_size >= 3
         # Derived from (D, N), so not saved in checkpoints; built on first use for this D.
         self.register_buffer("_w", torch.zeros(0, 0), persistent=False)
+
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int | None = None) -> None:
+        if "grid_size" in kw:
+            need_int(f"{key}.grid_size", kw["grid_size"], 3, why=" (the N x N torus is not a simple graph below 3)")
+        for name in ("inv_weight", "var_weight", "torus_weight"):
+            if name in kw:
+                need_float(f"{key}.{name}", kw[name], 0.0)
+        if "eps" in kw:
+            need_float(f"{key}.eps", kw["eps"], 0.0, lo_open=True)
+        if "normalize" in kw:
+            need_bool(f"{key}.normalize", kw["normalize"])
+        if "weights" in kw:
+            need_choice(f"{key}.weights", kw["weights"], ("laplacian", "uniform"))
 
     def penalty_weights(self, dim: int, device) -> torch.Tensor | None:
         if self.weights == "uniform":
@@ -245,6 +270,21 @@ class SIGRegLoss(JEPALoss):
         self.fixed_slices, self.seed = fixed_slices, seed
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int | None = None) -> None:
+        if "num_slices" in kw:
+            need_int(f"{key}.num_slices", kw["num_slices"], 1)
+        if "lam" in kw:
+            need_float(f"{key}.lam", kw["lam"], 0.0, 1.0, why=" (the weight of SIGReg against the invariance)")
+        if "knots" in kw:
+            need_int(f"{key}.knots", kw["knots"], 2, why=" (the trapezoid rule needs two)")
+        if "t_max" in kw:
+            need_float(f"{key}.t_max", kw["t_max"], 0.0, lo_open=True)
+        if "fixed_slices" in kw:
+            need_bool(f"{key}.fixed_slices", kw["fixed_slices"])
+        if "seed" in kw:
+            need_int(f"{key}.seed", kw["seed"], 0, 2**31 - 1)
+
     def directions(self, dim: int, device, dtype) -> torch.Tensor:
         """(D, M) unit columns, identical on every rank for a given step."""
         step = 0 if self.fixed_slices else int(self.step)
@@ -280,6 +320,17 @@ class HybridVICRegSIGRegLoss(JEPALoss):
         self.vicreg = VICRegLoss(**(vicreg or {}))
         self.sigreg = SIGRegLoss(**(sigreg or {}))
         self.register_buffer("weights", torch.tensor([vicreg_weight, sigreg_weight], dtype=torch.float32))
+
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int | None = None) -> None:
+        for name in ("vicreg_weight", "sigreg_weight"):
+            if name in kw:
+                need_float(f"{key}.{name}", kw[name], 0.0)
+        if "schedule" in kw:
+            need_choice(f"{key}.schedule", kw["schedule"], ("constant", "linear"))
+        for name, part in (("vicreg", VICRegLoss), ("sigreg", SIGRegLoss)):
+            if kw.get(name) is not None:
+                part.check_config(need_mapping(f"{key}.{name}", kw[name], loss_parameters(name)), f"{key}.{name}", dim)
 
     def set_weights(self, vicreg_weight: float, sigreg_weight: float) -> None:
         self.weights.copy_(torch.tensor([vicreg_weight, sigreg_weight]))
@@ -332,6 +383,18 @@ class TorusHeadLoss(JEPALoss):
         self.inv_weight, self.uniformity_weight = inv_weight, uniformity_weight
         self.decorrelation_weight, self.temperature = decorrelation_weight, temperature
 
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int | None = None) -> None:
+        for name in ("inv_weight", "uniformity_weight", "decorrelation_weight"):
+            if name in kw:
+                need_float(f"{key}.{name}", kw[name], 0.0)
+        if "temperature" in kw:
+            need_float(f"{key}.temperature", kw["temperature"], 0.0, lo_open=True)
+        if dim is not None and dim != 2:
+            raise ConfigError(f"config key '{key}': loss 'torus_head' scores two angles per image, so the embedding "
+                              f"must have 2 dimensions (model.embed_dim 2), got {dim}; for a torus head beside the "
+                              "main loss set model.torus_head instead")
+
     def forward(self, z_a, z_b):
         t_a, t_b = _check_pair(z_a, z_b)
         if t_a.shape[1] != 2:
@@ -357,6 +420,22 @@ LOSSES: dict[str, type[JEPALoss]] = {
 def loss_parameters(kind: str) -> list[str]:
     """Keyword arguments the loss ``kind`` accepts (its constructor's parameters)."""
     return [p for p in inspect.signature(LOSSES[kind].__init__).parameters if p != "self"]
+
+
+def validate_loss(config, key: str = "objective.loss", dim: int | None = None) -> None:
+    """Check a loss config ``{"type": name, **kwargs}`` before it is built: the type, the key
+    names, then every value's type and range (each loss's ``check_config``; ``dim`` is the
+    embedding's width, for the losses that constrain it).  Raises ConfigError naming the key."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"config key '{key}' must be a mapping {{type: ..., ...}}, got {config!r}")
+    kind = config.get("type")
+    if kind not in LOSSES:
+        raise ConfigError(f"config key '{key}': unknown loss type {kind!r}; valid types: {', '.join(sorted(LOSSES))}")
+    valid = loss_parameters(kind)
+    unknown = sorted(str(k) for k in set(config) - set(valid) - {"type"})
+    if unknown:
+        raise ConfigError(f"config key '{key}': unknown key(s) {unknown} for loss {kind!r}; valid keys: {', '.join(valid)}")
+    LOSSES[kind].check_config({k: v for k, v in config.items() if k != "type"}, key, dim)
 
 
 def build_loss(config: dict) -> JEPALoss:

@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig, need_bool, need_choice, need_float, need_int, need_mapping
 
 __all__ = [
     "DEFAULTS",
@@ -51,7 +51,7 @@ __all__ = [
     "mlp_param_count", "matched_mlp_hidden",
     "TorusProjectionHead", "torus_embed",
     "ema_copy", "ema_update", "ema_momentum",
-    "JEPA", "build_model", "count_params",
+    "JEPA", "build_model", "count_params", "validate_model",
 ]
 
 TWO_PI = 2 * math.pi
@@ -105,6 +105,12 @@ class ResNet(nn.Module):
         self.out_dim = widths[-1]
         _init_convs(self)
 
+    @classmethod
+    def check_config(cls, kw: dict, key: str, image_size: int) -> int:
+        """encoder_kwargs of resnet18 (``width``); returns the representation's width."""
+        width = need_int(f"{key}.width", kw["width"], 1) if "width" in kw else 64
+        return 8 * width
+
     def forward(self, x):               # (B, C, H, W)
         x = self.layers(self.stem(x))   # (B, 8w, H/8, W/8)
         return x.mean(dim=(2, 3))       # (B, 8w) global average pool
@@ -145,6 +151,33 @@ class ConvNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.out_dim = widths[-1]
         _init_convs(self)
+
+    @classmethod
+    def check_config(cls, kw: dict, key: str, image_size: int) -> int:
+        """encoder_kwargs of the ConvNet (``widths``, ``blocks``) for images of ``image_size``
+        pixels; returns the representation's width."""
+        widths = kw.get("widths", (32, 64, 128, 256))
+        if not isinstance(widths, (list, tuple)) or not widths:
+            raise ConfigError(f"config key '{key}.widths' must be a non-empty list of stage widths, got {widths!r}")
+        for i, w in enumerate(widths):
+            need_int(f"{key}.widths[{i}]", w, 1)
+        blocks = kw.get("blocks", 1)
+        if isinstance(blocks, (list, tuple)):
+            if len(blocks) != len(widths):
+                raise ConfigError(f"config key '{key}.blocks' {list(blocks)} needs one entry per stage of "
+                                  f"{key}.widths {list(widths)}")
+            for i, b in enumerate(blocks):
+                need_int(f"{key}.blocks[{i}]", b, 1)
+        else:
+            need_int(f"{key}.blocks", blocks, 1, why=" (convs per stage), or a list with one per stage")
+        size = image_size
+        for _ in range(len(widths) - 1):  # a 2x2 max-pool after every stage but the last
+            size //= 2
+        if size < 1:
+            most = 1 + int(math.log2(image_size))
+            raise ConfigError(f"config key '{key}.widths' has {len(widths)} stages, but {image_size}-pixel images "
+                              f"are pooled to nothing after {most}; use at most {most} stages")
+        return widths[-1]
 
     def forward(self, x):               # (B, C, H, W)
         x = self.features(x)            # (B, widths[-1], H / 2^(S-1), W / 2^(S-1))
@@ -237,6 +270,18 @@ class MLPPredictor(nn.Module):
         self.net = nn.Sequential(*layers)
         self.residual, self.hidden = residual, hidden
 
+    @classmethod
+    def check_config(cls, kw: dict, key: str) -> None:
+        """predictor_kwargs of predictor 'mlp'."""
+        for name in ("hidden", "depth"):
+            if name in kw:
+                need_int(f"{key}.{name}", kw[name], 1)
+        for name in ("residual", "norm"):
+            if name in kw:
+                need_bool(f"{key}.{name}", kw[name])
+        if kw.get("param_count") is not None:
+            need_int(f"{key}.param_count", kw["param_count"], 1)
+
     def forward(self, z):               # (B, D) -> (B, D)
         return z + self.net(z) if self.residual else self.net(z)
 
@@ -276,6 +321,23 @@ class HamiltonianPredictor(nn.Module):
         self.register_buffer("potential_scale", torch.tensor(float(potential_scale)))
         self.full_scale = potential_scale   # what the warm-up ramps up to
         self.warmup_steps = 0.0             # steps of the warm-up (the objective sets it; 0: none)
+
+    @classmethod
+    def check_config(cls, kw: dict, key: str, dim: int, dim_key: str = "config key 'model.embed_dim'") -> None:
+        """predictor_kwargs of predictor 'hamiltonian' (and 'mlp_matched', built from the same),
+        for an embedding of width ``dim`` (``dim_key`` says where it comes from)."""
+        for name in ("hidden", "depth", "steps"):
+            if name in kw:
+                need_int(f"{key}.{name}", kw[name], 1)
+        if "dt" in kw:
+            need_float(f"{key}.dt", kw["dt"], 0.0, lo_open=True, why=" (the leapfrog step)")
+        for name in ("potential_scale", "quad"):
+            if name in kw:
+                need_float(f"{key}.{name}", kw[name], 0.0)
+        if dim % 2:
+            raise ConfigError(f"{dim_key} is {dim}, but the Hamiltonian predictor (model.predictor 'hamiltonian' or "
+                              f"'mlp_matched') splits the embedding into halves (q, p) and needs an even width; "
+                              f"use {dim - 1} or {dim + 1}")
 
     def set_potential_scale(self, s: float) -> None:
         self.potential_scale.fill_(float(s))
@@ -332,6 +394,15 @@ class TorusProjectionHead(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
                                  nn.Linear(hidden, 4))
+
+    @classmethod
+    def check_config(cls, head, key: str) -> None:
+        """model.torus_head: false, true, or {hidden: width}."""
+        if isinstance(head, bool) or head is None:
+            return
+        need_mapping(key, head, ["hidden"])
+        if "hidden" in head:
+            need_int(f"{key}.hidden", head["hidden"], 1)
 
     def embed(self, h):                                 # (B, in_dim) -> (B, 4)
         u = self.net(h).view(-1, 2, 2)                  # (B, 2 circles, (x, y))
@@ -406,6 +477,52 @@ class JEPA(nn.Module):
 
     def predict(self, z):               # (B, D) -> (B, D)
         return self.predictor(z)
+
+
+def validate_model(cfg: dict, image_size: int, key: str = "model") -> int:
+    """Check a model config (config.ModelConfig as a mapping) before anything is built: every
+    name, every width and count, and the pairs that must agree (projector and embed_dim, an
+    even embedding for the Hamiltonian predictor, kwargs for the chosen parts).  Returns the
+    embedding's width D (what the objective sees).  Raises ConfigError naming the key."""
+    c = {**DEFAULTS, **cfg}
+    need_choice(f"{key}.encoder", c["encoder"], sorted(ENCODERS))
+    ekw = need_mapping(f"{key}.encoder_kwargs", c["encoder_kwargs"],
+                       [p for p in inspect.signature(ENCODERS[c["encoder"]]).parameters if p != "in_channels"])
+    width = (ResNet if c["encoder"] == "resnet18" else ConvNet).check_config(ekw, f"{key}.encoder_kwargs", image_size)
+    need_int(f"{key}.in_channels", c["in_channels"], 1)
+    if c["projector"] is not None:
+        if not isinstance(c["projector"], list):
+            raise ConfigError(f"config key '{key}.projector' must be a list of hidden widths ([] for one Linear) or "
+                              f"null (z = h), got {c['projector']!r}")
+        for i, w in enumerate(c["projector"]):
+            need_int(f"{key}.projector[{i}]", w, 1)
+    if c["embed_dim"] is not None:
+        need_int(f"{key}.embed_dim", c["embed_dim"], 1, why=", or null for the encoder's width")
+    if c["projector"] is None:
+        if c["embed_dim"] not in (None, width):
+            raise ConfigError(f"config key '{key}.projector' is null, which keeps z = h of the encoder's width {width}, "
+                              f"but '{key}.embed_dim' is {c['embed_dim']}; set embed_dim to null (or {width}), or give "
+                              "a projector")
+        dim, dim_key = width, f"the encoder's width (config key '{key}.encoder_kwargs'; {key}.projector is null, so z = h)"
+    else:
+        dim = c["embed_dim"] or width
+        dim_key = f"config key '{key}.embed_dim'" if c["embed_dim"] else f"the encoder's width (config key '{key}.encoder_kwargs')"
+    kind = need_choice(f"{key}.predictor", c["predictor"], PREDICTORS)
+    pkey = f"{key}.predictor_kwargs"
+    if kind == "none":
+        need_mapping(pkey, c["predictor_kwargs"], [])
+    elif kind == "mlp":
+        MLPPredictor.check_config(need_mapping(pkey, c["predictor_kwargs"],
+                                               [p for p in inspect.signature(MLPPredictor).parameters if p != "dim"]), pkey)
+    else:  # hamiltonian, and mlp_matched built from the Hamiltonian predictor's kwargs
+        HamiltonianPredictor.check_config(need_mapping(pkey, c["predictor_kwargs"], [
+            p for p in inspect.signature(HamiltonianPredictor).parameters if p != "dim"]), pkey, dim, dim_key)
+    head = c["torus_head"]
+    if not isinstance(head, (bool, dict)):
+        raise ConfigError(f"config key '{key}.torus_head' must be true, false or {{hidden: width}}, got {head!r}")
+    TorusProjectionHead.check_config(head, f"{key}.torus_head")
+    need_bool(f"{key}.channels_last", c["channels_last"])
+    return dim
 
 
 def build_model(cfg: dict | None = None) -> JEPA:

@@ -16,10 +16,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import ConfigError, need_float
 from .dist import gather_batch, unwrap
-from .losses import TorusHeadLoss, build_loss
+from .losses import TorusHeadLoss, build_loss, validate_loss
 
-__all__ = ["Objective", "hamiltonian_floor_loss"]
+__all__ = ["Objective", "hamiltonian_floor_loss", "validate_objective"]
 
 
 def hamiltonian_floor_loss(q, p, std_floor: float = 0.2, energy_weight: float = 1.0,
@@ -41,6 +42,26 @@ def hamiltonian_floor_loss(q, p, std_floor: float = 0.2, energy_weight: float = 
     mean_loss = x.mean(dim=0).pow(2).mean()
     loss = energy_weight * energy + std_weight * std_loss + mean_weight * mean_loss
     return {"loss": loss, "energy": energy, "std": std_loss, "mean": mean_loss}
+
+
+def validate_objective(cfg, dim: int, model: dict, key: str = "objective") -> None:
+    """Check an objective config (config.ObjectiveConfig) against the model it trains before
+    anything is built: the loss (``losses.validate_loss`` on the embedding width ``dim``),
+    finite non-negative weights, an even embedding for the phase-space floors, a warm-up
+    only where there is a potential to warm up, an EMA momentum in [0, 1)."""
+    validate_loss(cfg.loss, f"{key}.loss", dim)
+    need_float(f"{key}.torus_head_weight", cfg.torus_head_weight, 0.0)
+    need_float(f"{key}.floor_weight", cfg.floor_weight, 0.0)
+    need_float(f"{key}.potential_warmup_epochs", cfg.potential_warmup_epochs, 0.0)
+    need_float(f"{key}.ema_momentum", cfg.ema_momentum, 0.0, 1.0, hi_open=True,
+               why=" (0: no EMA target; the target moves by 1 - momentum per step)")
+    if cfg.floor_weight > 0 and dim % 2:
+        raise ConfigError(f"config key '{key}.floor_weight' is {cfg.floor_weight:g}: the phase-space floors split the "
+                          f"embedding into halves (q, p), so it needs an even width, got {dim} (model.embed_dim)")
+    if cfg.potential_warmup_epochs > 0 and model.get("predictor") != "hamiltonian":
+        raise ConfigError(f"config key '{key}.potential_warmup_epochs' is {cfg.potential_warmup_epochs:g}, but only "
+                          f"model.predictor 'hamiltonian' has a potential to warm up (predictor is "
+                          f"{model.get('predictor')!r}); set it to 0")
 
 
 class Objective(nn.Module):

@@ -99,12 +99,26 @@ def _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles) -> dict:
 
 
 def evaluate_checkpoint(path, analysis: bool = True, device: str = "auto") -> dict:
+    """Evaluate a checkpoint under the config it records.  A missing file, a folder, a
+    damaged or foreign file is a CheckpointError naming the path; the config is validated
+    (with ``analysis`` as asked) before anything is computed."""
+    from .files import CheckpointError
+
+    path = Path(path)
     dev = pick_device(device)
-    state = load_checkpoint(path, dev)
-    cfg = validate(Config.from_dict(state["config"]))
+    try:
+        state = load_checkpoint(path, dev)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist (a run's checkpoint is runs/<profile>/<dataset>/"
+                              "<name>/seed<k>/last.pt)") from None
+    try:
+        cfg = Config.from_dict(state["config"])
+        cfg.eval.analysis = analysis
+        cfg = validate(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"checkpoint {path}: {e}") from None
     model = M.build_model(asdict(cfg.model)).to(dev)
     model.load_state_dict(state["model"])
-    cfg.eval.analysis = analysis
     result = evaluate_run(model, cfg, dev)
     result["checkpoint"] = str(path)
     result["epoch"] = state["epoch"]
@@ -119,14 +133,30 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", help="JSON file to write (default: eval.json beside the checkpoint)")
     args = p.parse_args(argv)
+    from .config import DEVICE
+    from .data import DataError
+    from .files import CheckpointError, OutputError, check_writable
+
+    out = Path(args.out or Path(args.checkpoint).with_name("eval.json"))
     try:
+        if not DEVICE.match(args.device):
+            raise ConfigError(f"--device must be auto, cpu, cuda, cuda:<index> or mps, got {args.device!r}")
+        check_writable(out)  # before minutes of evaluation, not after
         result = evaluate_checkpoint(args.checkpoint, analysis=args.analysis, device=args.device)
-    except (FileNotFoundError, RuntimeError, ValueError) as e:
+    except (CheckpointError, ConfigError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out or Path(args.checkpoint).with_name("eval.json"))
-    atomic_write_json(out, result)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    # printed before the write: a failed write loses nothing
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, (dict, list))}, indent=1))
+    try:
+        atomic_write_json(out, result)
+    except OutputError as e:
+        print(json.dumps(result, indent=1, sort_keys=True))  # the full result, since it could not be saved
+        print(f"error: {e}; the results are printed above (the full JSON last)", file=sys.stderr)
+        return 2
     print(f"written to {out}")
     return 0
 

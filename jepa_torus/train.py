@@ -8,9 +8,15 @@ The config (jepa_torus.config) is resolved from the defaults, the profile, the e
 YAML and the command line; ``--key value`` and ``--key=value`` both work, values are YAML.
 The run folder's layout is jepa_torus.runs.  Restarting a run resumes from last.pt at the
 exact step (from prev.pt, with a warning, if last.pt is damaged); a finished run is not
-redone; a folder holding a run of another config is refused.  Same seed and machine give
+redone; a folder or a checkpoint holding a run of another config is refused (checkpoints
+record the sha256 of the config they were trained under).  Same seed and machine give
 the same numbers: every batch's permutation and augmentation come from generators seeded
 by (seed, epoch, step), so a resumed run replays exactly, logs included.
+
+Everything that can be wrong with the input is found before the first file is written:
+the config (every value against its range), the device, the output folder, both data
+splits (parsed and checksummed) and the checkpoint to resume from.  So a refused command,
+corrected, runs in the same folder.  Ctrl-C stops with a one-line note of what was kept.
 
 Multi-process: ``torchrun --nproc_per_node=K -m jepa_torus.train ...`` trains the same
 global batch on K processes (jepa_torus.dist); only rank 0 writes files.
@@ -18,6 +24,7 @@ global batch on K processes (jepa_torus.dist); only rank 0 writes files.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -36,16 +43,20 @@ from tqdm.auto import tqdm
 from . import dist, runs
 from . import models as M
 from .augment import augment_for
-from .config import PROFILE_NAMES, Config, ConfigError, changed_keys, resolve
-from .data import DataError, epoch_batches, load_split
+from .config import PROFILE_NAMES, Config, ConfigError, changed_keys, config_hash, differences, resolve, validate
+from .data import DataError, epoch_batches, verify_split
 from .eval import evaluate_run, pick_device
-from .files import (CheckpointError, OutputError, append_line, atomic_write_bytes, atomic_write_json, load_latest,
-                    read_jsonl, remove_stale_tmp, save_checkpoint)
+from .files import (CheckpointError, OutputError, append_line, atomic_write_bytes, atomic_write_json, ensure_dir,
+                    load_latest, open_append, read_jsonl, remove_stale_tmp, save_checkpoint)
 from .objective import Objective
 
 
 class TrainingDiverged(RuntimeError):
     pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what was kept and how to resume."""
 
 
 def seeded_generator(device: torch.device, *keys: int) -> torch.Generator:
@@ -100,14 +111,12 @@ class Run:
     """One training run's state: data, model, target, objective, optimiser, position
     (epoch, step within it, global step) and the open log.  ``fit`` is the loop."""
 
-    def __init__(self, cfg: Config, out: Path, device: torch.device):
+    def __init__(self, cfg: Config, out: Path, device: torch.device, train_split):
         self.cfg, self.out, self.device = cfg, out, device
         self.world, self.main_rank = dist.world_size(), dist.is_main()
-        self.images = load_split(cfg.data, "train", subset=True).images.to(device)  # on the device, every rank
+        self.images = train_split.images.to(device)  # the training images (train_subset), on the device, every rank
         self.augment = augment_for(cfg.data.dataset, **cfg.data.augment)
-        self.steps_per_epoch = len(self.images) // cfg.optim.batch_size
-        if self.steps_per_epoch < 1:
-            raise ConfigError(f"batch_size {cfg.optim.batch_size} exceeds the {len(self.images)} training images")
+        self.steps_per_epoch = len(self.images) // cfg.optim.batch_size  # >= 1: checked before anything was written
         self.total = cfg.optim.epochs * self.steps_per_epoch
         torch.manual_seed(cfg.run.seed)
         self.model = M.build_model(asdict(cfg.model)).to(device)
@@ -119,9 +128,10 @@ class Run:
         self.epoch = self.step = self.global_step = 0
         self.partial: dict = {}  # running sums of the epoch a mid-epoch checkpoint was taken in
         self.ckpt = out / runs.CHECKPOINT
+        self.saved: tuple | None = None  # (epoch, step) of the last checkpoint written or resumed from
 
-    def resume(self) -> None:
-        state = load_latest(self.ckpt, self.device, rename_damaged=self.main_rank)
+    def resume(self, state: dict | None) -> None:
+        """Continue from ``state`` (train.load_state: checked against the config), or start."""
         if state is None:
             if self.main_rank:
                 atomic_write_json(self.out / runs.PROVENANCE, provenance(self.cfg, self.device))
@@ -133,6 +143,7 @@ class Run:
             self.target.load_state_dict(state["target"])
         self.epoch, self.step, self.global_step = state["epoch"], state["step"], state["global_step"]
         self.partial = state.get("epoch_log", {})
+        self.saved = (self.epoch, self.step)
         if self.main_rank:
             print(f"[jepa_torus] resuming {self.out} at epoch {self.epoch} step {self.step}")
 
@@ -143,21 +154,30 @@ class Run:
         bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise TrainingDiverged(f"weights {bad[:3]} are not finite after global step {self.global_step} (epoch {epoch}) "
-                                   f"of {self.out}: the run diverged. The last good checkpoint ({self.ckpt}) is kept; "
-                                   f"lower --lr (now {self.cfg.optim.lr}).")
+                                   f"of {self.out}: the run diverged. {self._kept()}; lower --lr (now "
+                                   f"{self.cfg.optim.lr}) or change the loss weights.")
+        cfg = self.cfg.to_dict()
         state = {"model": self.model.state_dict(), "objective": self.objective.state_dict(),
                  "optimizer": self.opt.state_dict(), "epoch": epoch, "step": step, "global_step": self.global_step,
-                 "config": self.cfg.to_dict()}
+                 "config": cfg, "config_hash": config_hash(cfg)}
         if self.target is not None:
             state["target"] = self.target.state_dict()
         if epoch_log:
             state["epoch_log"] = epoch_log
         save_checkpoint(self.ckpt, state)
+        self.saved = (epoch, step)
+
+    def _kept(self) -> str:
+        """What a stopped run leaves to resume from."""
+        if self.saved is None:
+            return (f"No checkpoint was written yet (the first comes at the end of epoch 0 or after "
+                    f"{self.cfg.run.checkpoint_minutes:g} min), so the run will start again from step 0")
+        return f"The last good checkpoint ({self.ckpt}, epoch {self.saved[0]} step {self.saved[1]}) is kept"
 
     def diverged(self, what: str) -> TrainingDiverged:
         return TrainingDiverged(f"{what} at epoch {self.epoch} step {self.step} (global step {self.global_step}) of "
-                                f"{self.out}: the run diverged. The last good checkpoint ({self.ckpt}) is kept; lower "
-                                f"--lr (now {self.cfg.optim.lr}) or change the loss weights.")
+                                f"{self.out}: the run diverged. {self._kept()}; lower --lr (now {self.cfg.optim.lr}) "
+                                f"or change the loss weights.")
 
     def fit(self) -> None:
         """Train to the last epoch, logging every log_every steps and at each epoch's end,
@@ -168,7 +188,7 @@ class Run:
         net = dist.wrap(self.model, self.device)  # DDP with K processes; self.model stays the bare network
         rows = dist.local_rows(cfg.optim.batch_size) if self.world > 1 else None
         self.model.train()
-        log = open(log_path, "a") if self.main_rank else None
+        log = open_append(log_path) if self.main_rank else None
         last_ckpt = time.time()
         try:
             while self.epoch < cfg.optim.epochs:
@@ -250,29 +270,73 @@ def _trim_log(path: Path, global_step: int, epoch: int) -> None:
 
 
 def _check_folder(out: Path, cfg: Config) -> None:
-    """A folder that holds a run of another config is refused (operational keys aside)."""
+    """The output folder must be a folder (or not exist yet); one that holds a run of
+    another config is refused (operational keys aside).  A folder where nothing was trained
+    (no checkpoint, no final.json: a run refused or stopped before its first checkpoint)
+    takes the new config."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(errno.ENOTDIR, f"--output-dir {out} is a file, not a folder; choose another output folder")
     path = out / runs.CONFIG
     if not path.exists():
         return
     try:
         old = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         old = e
+    except OSError as e:
+        raise OutputError(e.errno, f"{path} cannot be read ({e.strerror or e})") from None
+    trained = any((out / name).exists() for name in (runs.FINAL, runs.CHECKPOINT, "prev.pt"))
     if not isinstance(old, dict):
+        if not trained:
+            return
         raise ConfigError(f"{path} is damaged (not a YAML mapping: {old}); it is written atomically, so it was "
                           f"edited by hand: restore it or delete {path.parent} to redo the run")
     if "optim" not in old:
         raise ConfigError(f"{path} has the flat layout of jepa-torus <= 0.1; convert it with "
                           f"tests/migrate_run_configs.py (runs/<profile>/... folders) or delete {path.parent}")
     changed = changed_keys(old, cfg.to_dict())
-    if changed:
-        raise ConfigError(f"{out} holds a run with a different config (keys {changed} differ from {path}); "
-                          f"choose another --output-dir or delete that folder")
+    if changed and trained:
+        raise ConfigError(f"{out} holds a run with a different config (keys {changed} differ from {path}: "
+                          f"{differences(old, cfg.to_dict())}); choose another --output-dir or delete that folder")
+    if changed and dist.is_main():
+        print(f"[jepa_torus] {out} held no trained run (no checkpoint), only the config of an earlier attempt "
+              f"({differences(old, cfg.to_dict())}); starting it under this config")
+
+
+def _check_checkpoint(cfg: Config, out: Path):
+    """A ``load_latest`` check: the checkpoint must have been trained under ``cfg``."""
+    want = cfg.to_dict()
+
+    def check(state: dict, path: Path) -> None:
+        stored = state.get("config")
+        if not isinstance(stored, dict):
+            raise CheckpointError(f"checkpoint {path} records no config; it cannot be resumed. Move it (and prev.pt) "
+                                  f"out of {out} to train from scratch")
+        if "config_hash" in state:
+            if state["config_hash"] == config_hash(want):
+                return
+            diff = differences(stored, want) or "values that compare equal but hash differently"
+            how = f"config hash {state['config_hash'][:12]}, this command's {config_hash(want)[:12]}"
+        else:  # written before checkpoints recorded the hash: compare key by key
+            diff = differences(stored, want)
+            if not diff:
+                return
+            how = "compared key by key: an older checkpoint without a config hash"
+        name, seed = (stored.get("run") or {}).get("name", stored.get("name")), (stored.get("run") or {}).get("seed", stored.get("seed"))
+        raise CheckpointError(f"checkpoint {path} was trained under another config (run {name!r} seed {seed}) than this "
+                              f"command's (run {cfg.run.name!r} seed {cfg.run.seed}): {diff} ({how}). It is left as it "
+                              f"was. Resume it with its own config, or give this run another --output-dir, or move "
+                              f"{path.name} and prev.pt out of {out} to train this config from scratch")
+    return check
 
 
 def train(cfg: Config, output_dir=None) -> dict | None:
     """Train (or resume, or skip if finished) the run of ``cfg``; returns final.json's dict
-    (None on the ranks > 0 of a multi-process run: rank 0 alone evaluates and writes)."""
+    (None on the ranks > 0 of a multi-process run: rank 0 alone evaluates and writes).
+
+    Every check comes before the first write (config.yaml): a refused run leaves the folder
+    as it was, and the corrected command runs in it."""
+    cfg = validate(cfg)
     device = dist.init(cfg.run.device) if dist.launched() else None
     out = Path(output_dir or runs.run_dir(cfg.run.profile, cfg.data.dataset, cfg.run.name, cfg.run.seed))
     _check_folder(out, cfg)
@@ -281,21 +345,34 @@ def train(cfg: Config, output_dir=None) -> dict | None:
             print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
         return runs.read_final(out)
     if cfg.optim.batch_size % dist.world_size():
-        raise ConfigError(f"batch_size {cfg.optim.batch_size} is not a multiple of the {dist.world_size()} processes")
-    if dist.is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        remove_stale_tmp(out)
-        atomic_write_bytes(out / runs.CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode())
+        raise ConfigError(f"config key 'optim.batch_size' is {cfg.optim.batch_size}, not a multiple of the "
+                          f"{dist.world_size()} processes")
+    device = device or pick_device(cfg.run.device)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    device = device or pick_device(cfg.run.device)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    run = Run(cfg, out, device)
-    run.resume()
-    run.fit()
+    train_split = verify_split(cfg.data, "train", subset=True)  # both splits parsed and checksummed now,
+    verify_split(cfg.data, "test")                              # not after hours of training
+    state = load_latest(out / runs.CHECKPOINT, device, rename_damaged=dist.is_main(), check=_check_checkpoint(cfg, out))
+    # ---- the first write
+    if dist.is_main():
+        ensure_dir(out)
+        remove_stale_tmp(out)
+        atomic_write_bytes(out / runs.CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode())
+    run = Run(cfg, out, device, train_split)
+    try:
+        run.resume(state)
+        run.fit()
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {run._kept()}; run the same command again to resume") from None
     if not dist.is_main():
         return None
-    result = evaluate_run(run.model, cfg, device, out)
+    try:
+        result = evaluate_run(run.model, cfg, device, out)
+    except KeyboardInterrupt:
+        kept = f" ({run.ckpt} is kept)" if run.saved else ""
+        raise Interrupted(f"interrupted during the evaluation of {out}: training is complete{kept}; run the same "
+                          "command again to evaluate (training is not redone)") from None
     result["train_seconds_logged"] = sum(r.get("seconds", 0.0) for r in read_jsonl(out / runs.METRICS) if r.get("epoch_end"))
     atomic_write_json(out / runs.FINAL, result)
     print(f"[jepa_torus] {out}: " + ", ".join(f"{k}={result[k]:.4f}" for k in ("linear_probe", "knn_accuracy") if k in result))
@@ -326,7 +403,10 @@ def parse_args(argv=None):
             i += 2
         else:
             p.error(f"{flag} needs a value ('--key value' or '--key=value')")
-        overrides[key if "." in key else key.replace("-", "_")] = yaml.safe_load(text)
+        try:
+            overrides[key if "." in key else key.replace("-", "_")] = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            p.error(f"--{key}: the value {text!r} is not valid YAML ({getattr(e, 'problem', None) or e})")
     return args, overrides
 
 
@@ -341,6 +421,10 @@ def main(argv=None) -> int:
     except (ConfigError, TrainingDiverged, DataError, CheckpointError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C: what was kept, how to resume; no traceback
+        print(str(e) if isinstance(e, Interrupted) else "interrupted before training started: nothing to resume yet; "
+              "run the same command again", file=sys.stderr)
+        return 130
     finally:
         dist.shutdown()
     return 0

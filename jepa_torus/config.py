@@ -373,8 +373,11 @@ def need_float(key: str, value, lo: float | None = None, hi: float | None = None
     rng = _range(lo, hi, lo_open, hi_open)
     text = f"a finite number{' ' + rng if rng else ''}{why}"
     if isinstance(value, str):
-        raise ConfigError(f"config key '{key}' must be {text}, got the string {value!r} (YAML 1.1 reads a number "
-                          f"with an exponent but no dot, like 4e-3, as a string: write 4.0e-3)")
+        hint = ""
+        if re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value.strip()):  # YAML 1.1 reads 4e-3 (no dot) as a string
+            mantissa, exponent = re.split("[eE]", value.strip())
+            hint = f" (YAML reads a number with an exponent but no dot as a string: write {mantissa}.0e{exponent})"
+        raise ConfigError(f"config key '{key}' must be {text}, got the string {value!r}{hint}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"config key '{key}' must be {text}, got {value!r}")
     if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \

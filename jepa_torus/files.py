@@ -245,7 +245,9 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     else:
         payload = blob  # written before checksums: torch's zip checks are all we have
     try:
-        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickles would only add noise to the error
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, bad pickle, wrong magic, a foreign object...
         raise CheckpointError(f"checkpoint {path} is damaged or not a jepa_torus checkpoint "
                               f"({_reason(e)})") from None

@@ -175,8 +175,9 @@ class ConvNet(nn.Module):
             size //= 2
         if size < 1:
             most = 1 + int(math.log2(image_size))
-            raise ConfigError(f"config key '{key}.widths' has {len(widths)} stages, but {image_size}-pixel images "
-                              f"are pooled to nothing after {most}; use at most {most} stages")
+            raise ConfigError(f"config key '{key}.widths' has {len(widths)} stages, but the {len(widths) - 1} 2x2 "
+                              f"max-pools between them shrink {image_size}-pixel images to nothing; use at most "
+                              f"{most} stages")
         return widths[-1]
 
     def forward(self, x):               # (B, C, H, W)

@@ -276,6 +276,10 @@ def _check_folder(out: Path, cfg: Config) -> None:
     takes the new config."""
     if out.exists() and not out.is_dir():
         raise OutputError(errno.ENOTDIR, f"--output-dir {out} is a file, not a folder; choose another output folder")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputError(errno.ENOTDIR, f"--output-dir {out} cannot be created: {blocker} is a file, not a folder; "
+                                         "choose another output folder")
     path = out / runs.CONFIG
     if not path.exists():
         return

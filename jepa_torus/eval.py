@@ -77,25 +77,50 @@ def evaluate_run(model: M.JEPA, cfg: Config, device, out_dir: Path | None = None
     # cfg.run.threads holds for numpy/scipy/sklearn's BLAS as well as for torch: left at its
     # default, OpenBLAS spun up one thread per core beside the other run of `make -j2` and a
     # probe of 5 s took 70-380 s (measured in the 2026-12-01 CPU-profile runs).
+    # the geometry's points: these test rows, saved as features.npz (the analysis notebook
+    # and a later re-analysis read exactly the points the instrument saw)
+    keep = np.random.default_rng(0).permutation(len(f_te))[: ev.topology_points]
     with threadpool_limits(limits=cfg.run.threads or None):
-        res = _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles)
+        res = _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles, keep)
     if out_dir is not None:
-        keep = np.random.default_rng(0).permutation(len(f_te))[: ev.topology_points]
         buf = io.BytesIO()  # atomic like every result: the analysis notebook never reads half a file
-        np.savez_compressed(buf, features=f_te[keep], labels=y_te[keep],
+        np.savez_compressed(buf, features=f_te[keep], labels=y_te[keep], index=te[keep].numpy(),
                             **({} if angles is None else {"angles": angles[keep]}))
         atomic_write_bytes(Path(out_dir) / "features.npz", buf.getvalue())
     res.update({"config": cfg.run.name, "profile": cfg.run.profile, "dataset": cfg.data.dataset, "seed": cfg.run.seed})
     return res
 
 
-def _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles) -> dict:
+def _probe_and_analyse(ev, f_tr, y_tr, f_te, y_te, angles, keep) -> dict:
     if ev.analysis:
-        return metrics.evaluate(f_tr, y_tr, f_te, y_te, test_angles=angles, n_topology=ev.topology_points,
-                                knn_k=ev.knn_k, persistence_kwargs={"n_landmarks": ev.landmarks})
+        # the raw-pixel baseline is also the instrument's control: Euclidean metric beside it
+        return metrics.evaluate(f_tr, y_tr, f_te, y_te, test_angles=angles, topology_index=keep, knn_k=ev.knn_k,
+                                topology_kwargs={"n_landmarks": ev.landmarks}, euclidean_control=ev.features == "pixels")
     return {"linear_probe": metrics.linear_probe(f_tr, y_tr, f_te, y_te),
             "knn_accuracy": metrics.knn_accuracy(f_tr, y_tr, f_te, y_te, k=ev.knn_k),
             "effective_rank": metrics.effective_rank(f_te)}
+
+
+def reanalyse(run_dir, landmarks: int | None = None) -> dict:
+    """Re-run the geometry (``metrics.geometry``: topology with resamples, torus score,
+    intrinsic dimension, spectral gap ratio, label-free angles) on the points a finished
+    run saved (features.npz), and update those fields of its final.json; probes and
+    circular decoding are kept.  For runs evaluated by an earlier instrument: no retraining."""
+    from . import runs
+
+    run_dir = Path(run_dir)
+    final, saved = runs.read_final(run_dir), runs.read_features(run_dir)
+    if final is None or saved is None:
+        raise ValueError(f"{run_dir} has no final.json or no features.npz: nothing to re-analyse")
+    cfg = runs.read_config(run_dir)
+    lm = landmarks or cfg["eval"]["landmarks"]
+    geo = metrics.geometry(saved["features"], saved.get("angles"), topology_kwargs={"n_landmarks": lm},
+                           euclidean_control=cfg["eval"]["features"] == "pixels")
+    seconds = {**final.get("seconds", {}), **geo.pop("seconds")}
+    final = {k: v for k, v in final.items() if k not in ("topology_euclidean", "label_free_angles")}
+    final.update(geo, seconds=seconds, reanalysed="geometry re-run on features.npz by jepa_torus.eval.reanalyse")
+    atomic_write_json(run_dir / runs.FINAL, final)
+    return final
 
 
 def evaluate_checkpoint(path, analysis: bool = True, device: str = "auto") -> dict:

@@ -9,11 +9,15 @@ encoder into such features.
                           validation split of the training set, test scored once.
 * ``knn_accuracy``        weighted cosine kNN (Wu et al. 2018).
 * ``effective_rank``      RankMe (Garrido et al. 2023).
-* ``persistence``         Vietoris-Rips persistence on maxmin landmarks with a Gaussian
-                          null (after Gardner et al. 2022); ``betti_numbers`` wraps it.
+* ``persistence``         Vietoris-Rips persistence on maxmin landmarks in the intrinsic
+                          (kNN-graph geodesic) or Euclidean metric, with a Gaussian null
+                          (after Gardner et al. 2022); ``betti_numbers`` wraps it.
+* ``topology``            ``persistence`` on resamples: modal signature, torus fraction and
+                          the graded ``torus_score``.
+* ``geometry``            topology, intrinsic dimension, spectral gap ratio and label-free
+                          angles of one cloud (what final.json records).
 * ``intrinsic_dimension`` Levina-Bickel MLE or TwoNN (Facco et al. 2017), via skdim.
 * ``spectral_gap_ratio``  Fiedler value of the kNN graph / that of a flat-torus sample.
-* ``torus_score``         1[betti == (1, 2, 1)] * exp(-bottleneck to an ideal torus / scale).
 * ``circular_decoding``   cross-validated R^2 of (cos a, sin a) from a ridge regression.
 
 Why the original repository's numbers were wrong, and what this module does instead, is in
@@ -44,6 +48,12 @@ __all__ = [
     "fiedler_value",
     "spectral_gap_ratio",
     "torus_score",
+    "torus_margin",
+    "topology",
+    "Topology",
+    "null_thresholds",
+    "distance_matrix",
+    "geometry",
     "circular_decoding",
     "clifford_torus",
     "extract_features",
@@ -188,6 +198,18 @@ def effective_rank(z, center: bool = False, eps: float = 1e-7) -> float:
 
 
 # ----------------------------------------------------------------------------- topology
+#
+# The instrument (paper, section "Metrics"): Vietoris-Rips persistence of maxmin landmarks
+# in the *intrinsic* metric of the point cloud, significance against Gaussian null clouds
+# run through the same pipeline, and resamples for its spread.  Why intrinsic: on trained
+# embeddings of torus_world (circular decoding R^2 = 1.00) chordal distances correlate with
+# the true torus distance at Spearman 0.44-0.59 (kNN-graph geodesics 0.88-0.94), and at
+# the scale where the void is born 19-30 % of the pairs within reach are more than pi/2
+# apart on the torus: chordal short cuts fill the void, and the Euclidean Rips complex
+# reports no H2 for embeddings that are tori (measured 2026-12-01).
+
+METRICS = ("intrinsic", "euclidean")
+
 
 @dataclass(frozen=True)
 class Persistence:
@@ -197,9 +219,9 @@ class Persistence:
     null_longest  (n_null, maxdim+1) longest null bar per dimension (H0: substantial merges).
     thresholds    (maxdim+1,) a bar is significant if its lifetime exceeds thresholds[k].
     betti         significant counts (b0, b1, ..., b_maxdim).
-    landmarks     indices of the landmarks into the input points.
-    cover_radius  every input point lies within this distance of a landmark.
-    params        the arguments, for the record and for ``torus_score``'s reference.
+    landmarks     indices of the landmarks into the (de-duplicated) input points.
+    cover_radius  every input point lies within this distance of a landmark (in the metric).
+    params        the arguments, for the record.
     """
 
     diagrams: list
@@ -209,9 +231,13 @@ class Persistence:
     landmarks: np.ndarray
     cover_radius: float
     params: dict = field(default_factory=dict)
+    h0_merges: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def lifetimes(self, dim: int) -> np.ndarray:
-        """Finite lifetimes (death - birth) of H_dim, longest first."""
+        """Lifetimes the significance rule compares, longest first: H0 = merges of two
+        substantial components; H_k = every finite bar (death - birth)."""
+        if dim == 0:
+            return self.h0_merges
         d = self.diagrams[dim]
         d = d[np.isfinite(d[:, 1])]
         return np.sort(d[:, 1] - d[:, 0])[::-1]
@@ -225,11 +251,10 @@ def _pca(x: np.ndarray, dim: int) -> np.ndarray:
 
 
 def maxmin_landmarks(x: np.ndarray, n: int) -> tuple[np.ndarray, float]:
-    """Greedy maxmin (farthest-point) sampling from point 0: each new landmark is the point
-    farthest from those chosen so far.  Returns (indices, cover radius), the radius being the
-    largest distance from any point to its nearest landmark.  The same landmarks as
-    ripser's n_perm (tested); hand-written because updating squared distances with one
-    mat-vec per step took 0.3 s against ripser's 3 s on 2000 x 512 points here."""
+    """Greedy maxmin (farthest-point) sampling in the Euclidean metric from point 0: each new
+    landmark is the point farthest from those chosen so far.  Returns (indices, cover radius).
+    The same landmarks as ripser's n_perm (tested); hand-written because updating squared
+    distances with one mat-vec per step took 0.3 s against ripser's 3 s on 2000 x 512 points."""
     x = _points(x, "x")
     if not 1 <= n <= len(x):
         raise ValueError(f"n must be in [1, n_points = {len(x)}], got {n}")
@@ -245,28 +270,57 @@ def maxmin_landmarks(x: np.ndarray, n: int) -> tuple[np.ndarray, float]:
     return idx, float(np.sqrt(d2.max()))
 
 
-def _rips(x: np.ndarray, maxdim: int, n_landmarks: int, coeff: int):
-    """Rips diagrams of greedy maxmin landmarks: (diagrams, landmark indices, cover radius)."""
-    from ripser import ripser
-    from scipy.spatial.distance import pdist, squareform
-
-    idx, r_cover = maxmin_landmarks(x, n_landmarks) if n_landmarks < len(x) else (np.arange(len(x)), 0.0)
-    r = ripser(squareform(pdist(x[idx])), maxdim=maxdim, coeff=coeff, distance_matrix=True)
-    return [np.asarray(d, dtype=float) for d in r["dgms"]], idx, r_cover
-
-
-def _null_sampler(x: np.ndarray, kind: str):
-    """draw(rng) -> a structureless cloud matching x: 'gaussian' (same mean and covariance)
-    or 'shuffle' (each coordinate permuted independently across points, same marginals)."""
-    if kind == "shuffle":
-        return lambda rng: np.column_stack([rng.permutation(c) for c in x.T])
-    mean = x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-    factor = s[:, None] * vt / math.sqrt(max(len(x) - 1, 1))  # (r, d), factor^T factor = covariance
-    return lambda rng: mean + rng.standard_normal((len(x), len(s))) @ factor
+def _maxmin_in(dist: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """Greedy maxmin landmarks from a full distance matrix (any metric), from point 0."""
+    idx = np.zeros(n, dtype=int)
+    near = dist[0].copy()
+    for i in range(1, n):
+        idx[i] = int(np.argmax(near))
+        np.minimum(near, dist[idx[i]], out=near)
+    return idx, float(near.max())
 
 
-def _h0_merges(x: np.ndarray, landmarks: np.ndarray, min_fraction: float) -> np.ndarray:
+def distance_matrix(x: np.ndarray, metric: str = "intrinsic", k: int = 15) -> np.ndarray:
+    """All pairwise distances of x (n, d) in ``metric``:
+
+    "euclidean"  chordal distances ||x_i - x_j||.
+    "intrinsic"  shortest paths in the symmetrised k-nearest-neighbour graph with Euclidean
+                 edge lengths (Isomap's geodesic estimate, Tenenbaum et al. 2000): distances
+                 along the sampled manifold, not through the space around it.
+    Disconnected graph (components first): points of components A and B are put at
+    max(the Euclidean gap between A and B, twice the largest within-component distance).
+    Every within-component simplex then exists before any cross edge, so the Rips homology
+    of each component is untouched, and the components show up as H0 merges no lower than
+    their real separation (significant when both sides hold at least ``min_component`` of
+    the points).  ripser never sees an infinite distance.
+    """
+    if metric == "euclidean":
+        from scipy.spatial.distance import pdist, squareform
+
+        return squareform(pdist(x))
+    from scipy.sparse.csgraph import shortest_path
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(x, min(k, len(x) - 1), mode="distance")
+    graph = graph.maximum(graph.T)   # symmetrised: an edge if either end counts the other
+    dist = shortest_path(graph, method="D", directed=False)
+    if np.isfinite(dist).all():
+        return dist
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial.distance import cdist
+
+    n_comp, label = connected_components(graph, directed=False)
+    floor = 2.0 * dist[np.isfinite(dist)].max()
+    members = [np.flatnonzero(label == c) for c in range(n_comp)]
+    for a in range(n_comp):
+        for b in range(a + 1, n_comp):
+            gap = max(floor, float(cdist(x[members[a]], x[members[b]]).min()))
+            dist[np.ix_(members[a], members[b])] = gap
+            dist[np.ix_(members[b], members[a])] = gap
+    return dist
+
+
+def _h0_merges(dist: np.ndarray, landmarks: np.ndarray, min_fraction: float) -> np.ndarray:
     """Heights of the H0 deaths at which two substantial components merge.
 
     The H0 deaths of a Rips complex are the merge heights of single-linkage clustering
@@ -275,99 +329,267 @@ def _h0_merges(x: np.ndarray, landmarks: np.ndarray, min_fraction: float) -> np.
     outliers (tails of the distribution) never make a component.  Sorted, longest first.
     """
     from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import cdist, pdist
+    from scipy.spatial.distance import squareform
 
-    lm = x[landmarks]
-    if len(lm) < 2:
+    n_lm = len(landmarks)
+    if n_lm < 2:
         return np.zeros(0)
-    nearest = np.concatenate([cdist(c, lm).argmin(axis=1) for c in np.array_split(x, max(1, len(x) // 2048))])
-    size = np.r_[np.bincount(nearest, minlength=len(lm)), np.zeros(len(lm) - 1)].astype(float)
+    nearest = dist[:, landmarks].argmin(axis=1)
+    size = np.r_[np.bincount(nearest, minlength=n_lm), np.zeros(n_lm - 1)].astype(float)
     heights = []
-    for r, (i, j, h, _) in enumerate(linkage(pdist(lm), method="single")):  # row r creates cluster L + r
-        size[len(lm) + r] = size[int(i)] + size[int(j)]
-        if min(size[int(i)], size[int(j)]) >= min_fraction * len(x):
+    condensed = squareform(dist[np.ix_(landmarks, landmarks)], checks=False)
+    for r, (i, j, h, _) in enumerate(linkage(condensed, method="single")):  # row r creates cluster L + r
+        size[n_lm + r] = size[int(i)] + size[int(j)]
+        if min(size[int(i)], size[int(j)]) >= min_fraction * len(dist):
             heights.append(h)
     return np.sort(np.array(heights))[::-1]
 
 
-def _features(x: np.ndarray, maxdim: int, n_landmarks: int, coeff: int, min_component: float):
-    """Landmark Rips persistence of x and the lifetimes the significance rule compares:
-    H0 = merges of two substantial components (``_h0_merges``), H_k = all finite bars."""
-    diagrams, landmarks, r_cover = _rips(x, maxdim, n_landmarks, coeff)
-    lifetimes = [_h0_merges(x, landmarks, min_component)]
+def _rips(lm_dist: np.ndarray, maxdim: int, coeff: int, cut: float):
+    """Rips diagrams of a landmark distance matrix.  ripser runs with the threshold
+    ``cut`` x the largest distance (its cost falls steeply with the threshold); if any
+    H_k bar, k >= 1, is still alive at the cut, the diagrams are recomputed without it, so
+    the result is always exact.  Returns (diagrams, whether the fallback ran)."""
+    from ripser import ripser
+
+    top = float(lm_dist.max())
+    if 0 < cut < 1:
+        dgms = ripser(lm_dist, maxdim=maxdim, coeff=coeff, distance_matrix=True, thresh=cut * top)["dgms"]
+        if not any(np.isinf(d[:, 1]).any() for d in dgms[1:]):
+            return [np.asarray(d, dtype=float) for d in dgms], False
+    dgms = ripser(lm_dist, maxdim=maxdim, coeff=coeff, distance_matrix=True)["dgms"]
+    return [np.asarray(d, dtype=float) for d in dgms], 0 < cut < 1
+
+
+def _features(x: np.ndarray, metric: str, k: int, maxdim: int, n_landmarks: int, coeff: int,
+              min_component: float, cut: float):
+    """Landmark Rips persistence of x in ``metric`` and the lifetimes the rule compares."""
+    dist = distance_matrix(x, metric, k)
+    landmarks, r_cover = _maxmin_in(dist, min(n_landmarks, len(x)))
+    diagrams, fallback = _rips(dist[np.ix_(landmarks, landmarks)], maxdim, coeff, cut)
+    lifetimes = [_h0_merges(dist, landmarks, min_component)]
     for d in diagrams[1:]:
         d = d[np.isfinite(d[:, 1])]
         lifetimes.append(np.sort(d[:, 1] - d[:, 0])[::-1])
-    return diagrams, landmarks, r_cover, lifetimes
+    return diagrams, landmarks, r_cover, lifetimes, fallback
+
+
+def _null_sampler(x: np.ndarray, kind: str):
+    """draw(rng, n) -> a structureless cloud of n points matching x: 'gaussian' (same mean and
+    covariance) or 'shuffle' (each coordinate permuted independently, same marginals)."""
+    if kind == "shuffle":
+        return lambda rng, n: np.column_stack([rng.choice(c, n, replace=n > len(c)) for c in x.T])
+    mean = x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    factor = s[:, None] * vt / math.sqrt(max(len(x) - 1, 1))  # (r, d), factor^T factor = covariance
+    return lambda rng, n: mean + rng.standard_normal((n, len(s))) @ factor
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """The distinct rows of x, in their first order.  Stated rule: duplicates carry no
+    topology and would give zero-length edges (no edge at all in a sparse graph)."""
+    _, first = np.unique(x, axis=0, return_index=True)
+    x = x[np.sort(first)]
+    if len(x) < 4:
+        raise ValueError(f"points has only {len(x)} distinct point(s): a constant or near-constant cloud has "
+                         "no topology to measure (need at least 4 distinct points)")
+    return x
+
+
+def _check_topology_args(maxdim, n_landmarks, metric, k, null, n_null, margin, min_component, cut):
+    if isinstance(maxdim, bool) or int(maxdim) != maxdim or not 0 <= maxdim <= 3:
+        raise ValueError(f"maxdim must be an integer in 0..3, got {maxdim!r}")
+    if n_landmarks < 4:
+        raise ValueError(f"n_landmarks must be >= 4, got {n_landmarks}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if k < 2:
+        raise ValueError(f"k (neighbours of the intrinsic metric's graph) must be >= 2, got {k}")
+    if null not in ("gaussian", "shuffle"):
+        raise ValueError(f"null must be 'gaussian' or 'shuffle', got {null!r}")
+    if n_null < 1 or margin < 1.0 or not 0.0 <= min_component < 1.0 or not 0.0 < cut <= 1.0:
+        raise ValueError(f"need n_null >= 1, margin >= 1, 0 <= min_component < 1, 0 < cut <= 1; "
+                         f"got {n_null}, {margin}, {min_component}, {cut}")
+
+
+def null_thresholds(points, n_points: int | None = None, maxdim: int = 2, n_landmarks: int = 200,
+                    metric: str = "intrinsic", k: int = 15, coeff: int = 47, null: str = "gaussian",
+                    n_null: int = 3, margin: float = 1.5, min_component: float = 0.01, cut: float = 0.6,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(thresholds, null_longest): the significance thresholds for clouds of ``n_points``
+    points shaped like ``points`` (step 3 of ``persistence``); ``topology`` draws the null once
+    and shares it between its resamples, which all have the same size."""
+    x = _points(points, "points", min_points=4)
+    n = n_points or len(x)
+    rng, draw = np.random.default_rng(seed), _null_sampler(x, null)
+    null_longest = np.zeros((n_null, maxdim + 1))
+    for i in range(n_null):
+        life = _features(draw(rng, n), metric, k, maxdim, n_landmarks, coeff, min_component, cut)[3]
+        null_longest[i] = [v.max() if len(v) else 0.0 for v in life]
+    floor = null_longest.max(axis=0)
+    thresholds = margin * np.r_[floor[0], np.full(maxdim, floor[1:].max() if maxdim else 0.0)]
+    return thresholds, null_longest
 
 
 def persistence(
     points,
     maxdim: int = 2,
     n_landmarks: int = 200,      # maxmin landmarks; 300 is ~3x slower (ripser H2 cost ~ L^3)
+    metric: str = "intrinsic",   # or "euclidean" (chordal distances; the instrument before 2026-12-02)
+    k: int = 15,                 # neighbours of the intrinsic metric's graph
     pca_dim: int | None = None,  # project on the top principal axes first (Gardner et al.: 6)
     coeff: int = 47,             # a prime != 2: a Klein bottle has no H2 class (tested), a torus does
     null: str = "gaussian",      # or "shuffle" (Gardner et al. 2022)
     n_null: int = 3,             # null draws; the longest bar over all of them is the floor
     margin: float = 1.5,         # a feature must outlive the null floor by this factor
     min_component: float = 0.01, # an H0 component must hold this fraction of the points
+    cut: float = 0.6,            # ripser's threshold, a fraction of the largest landmark distance
     seed: int = 0,
+    thresholds=None,             # precomputed (``null_thresholds``): skip the null draws
 ) -> Persistence:
     """Vietoris-Rips persistence of a point cloud with a null-calibrated significance rule.
 
-    1. Optionally project on the top `pca_dim` principal axes.
-    2. Pick `n_landmarks` greedy maxmin landmarks (``maxmin_landmarks``), compute H0..H_maxdim
-       over GF(coeff).  H0 bars count only when both merging components hold at least
-       `min_component` of the points (each point weighed to its nearest landmark), so
-       isolated outliers are not components.
+    1. Drop duplicate points (stated rule; fewer than 4 distinct points is an error), and
+       optionally project on the top `pca_dim` principal axes.
+    2. Distances in ``metric`` (``distance_matrix``: intrinsic = kNN-graph geodesics), greedy
+       maxmin landmarks in that metric (all points when there are fewer than `n_landmarks`),
+       H0..H_maxdim of their Rips filtration over GF(coeff), exact (``_rips``).  H0 bars count
+       only when both merging components hold at least `min_component` of the points.
     3. Draw `n_null` structureless clouds of the same size (default: the Gaussian with the
        data's mean and covariance), run step 2 on each, and record the longest bar per
        dimension.  A feature of the data is significant when its lifetime exceeds `margin`
        times the longest null bar: in H0 the longest null H0 bar; in H_k, k >= 1, the
        longest null bar over H1..H_maxdim (pooled because random clouds have shorter bars
        in higher dimensions, and a planar null has no H2 at all while planar data has tiny
-       Rips H2 artefacts).
+       Rips H2 artefacts: a per-dimension floor would count them).
     4. b0 = 1 + significant H0 merges; b_k = significant H_k bars.
 
-    This is Gardner et al.'s (2022) shuffle control with two changes, both measured on
-    blobs, circles and tori (tests/bench_topology.py): the null is Gaussian rather than
-    coordinate-shuffled by default, because shuffling keeps clusters that are separated
-    along a coordinate (so a second component could never be significant), and the margin,
-    because a blob's longest bar exceeds the longest of 3 draws of its own null by up to 1.3x.
+    After Gardner et al.'s (2022) shuffle control, with a Gaussian null (shuffling keeps
+    clusters separated along a coordinate) and a margin (a blob's longest bar exceeds the
+    longest of 3 draws of its own null by up to 1.3x).  Validated on known shapes
+    (tests/bench_topology.py, the paper's validation table), misses included.
     """
-    x = _points(points, "points", min_points=4)
-    if isinstance(maxdim, bool) or int(maxdim) != maxdim or not 0 <= maxdim <= 3:
-        raise ValueError(f"maxdim must be an integer in 0..3, got {maxdim!r}")
-    if n_landmarks < 4:
-        raise ValueError(f"n_landmarks must be >= 4, got {n_landmarks}")
-    if null not in ("gaussian", "shuffle"):
-        raise ValueError(f"null must be 'gaussian' or 'shuffle', got {null!r}")
-    if n_null < 1 or margin < 1.0 or not 0.0 <= min_component < 1.0:
-        raise ValueError(f"need n_null >= 1, margin >= 1, 0 <= min_component < 1; got {n_null}, {margin}, {min_component}")
+    _check_topology_args(maxdim, n_landmarks, metric, k, null, n_null, margin, min_component, cut)
+    x = _distinct(_points(points, "points", min_points=4))
     if pca_dim is not None:
         if pca_dim < 1:
             raise ValueError(f"pca_dim must be >= 1 or None, got {pca_dim}")
         x = _pca(x, pca_dim)
-
-    diagrams, landmarks, r_cover, lifetimes = _features(x, maxdim, n_landmarks, coeff, min_component)
-    rng, draw = np.random.default_rng(seed), _null_sampler(x, null)
-    null_longest = np.zeros((n_null, maxdim + 1))
-    for i in range(n_null):
-        null_life = _features(draw(rng), maxdim, n_landmarks, coeff, min_component)[3]
-        null_longest[i] = [life.max() if len(life) else 0.0 for life in null_life]
-    floor = null_longest.max(axis=0)
-    thresholds = margin * np.r_[floor[0], np.full(maxdim, floor[1:].max() if maxdim else 0.0)]
-
+    diagrams, landmarks, r_cover, lifetimes, fallback = _features(x, metric, k, maxdim, n_landmarks, coeff,
+                                                                  min_component, cut)
+    if thresholds is None:
+        thresholds, null_longest = null_thresholds(x, None, maxdim, n_landmarks, metric, k, coeff, null, n_null,
+                                                   margin, min_component, cut, seed)
+    else:
+        thresholds, null_longest = np.asarray(thresholds, dtype=float), np.zeros((0, maxdim + 1))
     betti = [1 + int((lifetimes[0] > thresholds[0]).sum())]
-    betti += [int((lifetimes[k] > thresholds[k]).sum()) for k in range(1, maxdim + 1)]
-    params = dict(n_points=len(x), dim=x.shape[1], maxdim=maxdim, n_landmarks=n_landmarks, pca_dim=pca_dim,
-                  coeff=coeff, null=null, n_null=n_null, margin=margin, min_component=min_component, seed=seed)
-    return Persistence(diagrams, null_longest, thresholds, tuple(betti), landmarks, r_cover, params)
+    betti += [int((lifetimes[d] > thresholds[d]).sum()) for d in range(1, maxdim + 1)]
+    params = dict(n_points=len(x), dim=x.shape[1], maxdim=maxdim, n_landmarks=min(n_landmarks, len(x)), metric=metric,
+                  k=k, pca_dim=pca_dim, coeff=coeff, null=null, n_null=n_null, margin=margin,
+                  min_component=min_component, cut=cut, seed=seed, exact_fallback=fallback)
+    return Persistence(diagrams, null_longest, thresholds, tuple(betti), landmarks, r_cover, params, lifetimes[0])
 
 
 def betti_numbers(points, maxdim: int = 2, **kwargs) -> tuple[int, ...]:
     """Significant Betti numbers (b0, ..., b_maxdim); see ``persistence`` for the rule."""
     return persistence(points, maxdim=maxdim, **kwargs).betti
+
+
+def torus_margin(res: Persistence) -> float:
+    """How clearly one persistence result reads as a 2-torus, as a ratio to the thresholds:
+
+        t = min( l1[1]/th1, l2[0]/th2,  th1/l1[2], th2/l2[1], th0/l0[0] )
+
+    with l_k the lifetimes of H_k (longest first, 0 where absent) and th_k the thresholds:
+    the two loops and the void a torus needs must outlive their thresholds, and the third
+    loop, a second void and a second component must not.  t > 1 exactly when the signature
+    is (1, 2, 1); t = 2 means every one of those margins is a factor 2."""
+    if res.params["maxdim"] < 2:
+        raise ValueError("a torus margin needs persistence up to maxdim=2")
+    th = res.thresholds
+
+    def life(dim: int, i: int) -> float:
+        v = res.lifetimes(dim)
+        return float(v[i]) if len(v) > i else 0.0
+
+    ratios = [life(1, 1) / th[1], life(2, 0) / th[2]]
+    ratios += [th[1] / max(life(1, 2), 1e-300), th[2] / max(life(2, 1), 1e-300), th[0] / max(life(0, 0), 1e-300)]
+    return float(min(ratios))
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Result of ``topology``: the instrument on `n_resamples` subsamples of one cloud.
+
+    signatures   the Betti numbers of each resample.
+    modal        the signature most resamples gave (ties: the smallest, in tuple order).
+    torus_fraction  fraction of resamples that read (1, 2, 1).
+    score        the graded torus score (``torus_score``), in [0, 1].
+    margins      ``torus_margin`` of each resample.
+    thresholds   the shared null thresholds; seconds, params: the cost and the settings.
+    """
+
+    signatures: list
+    modal: tuple
+    torus_fraction: float
+    score: float
+    margins: list
+    thresholds: np.ndarray
+    seconds: float
+    params: dict
+    results: list = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        """The JSON-ready part (final.json's "topology")."""
+        return dict(signatures=[list(s) for s in self.signatures], modal=list(self.modal),
+                    torus_fraction=self.torus_fraction, score=self.score, margins=self.margins,
+                    thresholds=self.thresholds.tolist(), seconds=round(self.seconds, 2), params=self.params)
+
+
+def torus_score(margins) -> float:
+    """The graded torus score of resampled margins t_r (``torus_margin``), in [0, 1]:
+
+        score = mean_r clip(1/2 + log2(t_r) / 2, 0, 1)
+
+    1/2 on the edge of significance (t = 1), 1 when every margin is a factor 2 or more, 0
+    when the weakest one is a factor 2 the wrong way.  It averages over resamples, so a
+    torus found in 3 of 5 resamples scores lower than one found in all, and it keeps
+    grading where the all-or-nothing (1, 2, 1) test does not: a clean torus > a noisy torus
+    > a torus with a spurious loop > a sphere or a blob (tests/test_metrics.py)."""
+    t = np.asarray(list(margins) if not isinstance(margins, Persistence) else [torus_margin(margins)], dtype=float)
+    if t.size == 0:
+        raise ValueError("torus_score needs at least one margin")
+    return float(np.mean(np.clip(0.5 + np.log2(np.maximum(t, 1e-300)) / 2, 0.0, 1.0)))
+
+
+def topology(points, n_resamples: int = 5, fraction: float = 0.8, seed: int = 0, **kwargs) -> Topology:
+    """The instrument with its spread: ``persistence`` on `n_resamples` random subsamples of
+    `fraction` of the points (without replacement), against one set of null thresholds drawn
+    for that subsample size (the subsamples share size and covariance).  Reports every
+    signature, the modal one, the fraction reading (1, 2, 1) and the graded torus score.
+    Keyword arguments go to ``persistence`` (metric, n_landmarks, margin, ...)."""
+    t0 = time.perf_counter()
+    x = _distinct(_points(points, "points", min_points=4))
+    if n_resamples < 1 or not 0.0 < fraction <= 1.0:
+        raise ValueError(f"need n_resamples >= 1 and 0 < fraction <= 1, got {n_resamples}, {fraction}")
+    size = max(4, int(round(fraction * len(x))))
+    null_keys = ("maxdim", "n_landmarks", "metric", "k", "coeff", "null", "n_null", "margin", "min_component", "cut")
+    if kwargs.get("pca_dim") is not None:
+        x = _pca(x, kwargs.pop("pca_dim"))
+    thresholds, _ = null_thresholds(x, size, seed=seed, **{key: kwargs[key] for key in null_keys if key in kwargs})
+    rng = np.random.default_rng(seed + 1)
+    results = [persistence(x[np.sort(rng.choice(len(x), size, replace=False))], seed=seed, thresholds=thresholds,
+                           **kwargs) for _ in range(n_resamples)]
+    signatures = [r.betti for r in results]
+    counts = {s: signatures.count(s) for s in signatures}
+    modal = min(counts, key=lambda s: (-counts[s], s))
+    margins = [torus_margin(r) for r in results] if results[0].params["maxdim"] >= 2 else []
+    params = {**results[0].params, "n_points": len(x), "resample_size": size, "n_resamples": n_resamples,
+              "fraction": fraction, "seed": seed}
+    params.pop("exact_fallback", None)
+    return Topology(signatures, modal, signatures.count((1, 2, 1)) / n_resamples,
+                    torus_score(margins) if margins else float("nan"), margins, thresholds,
+                    time.perf_counter() - t0, params, results)
 
 
 def clifford_torus(n: int, seed=0, dim: int = 4, noise: float = 0.0) -> np.ndarray:
@@ -383,48 +605,6 @@ def clifford_torus(n: int, seed=0, dim: int = 4, noise: float = 0.0) -> np.ndarr
         q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
         x = np.column_stack([x, np.zeros((n, dim - 4))]) @ q.T
     return x + noise * rng.standard_normal(x.shape)
-
-
-@functools.lru_cache(maxsize=16)
-def _ideal_torus_diagrams(n_points: int, n_landmarks: int, coeff: int, seed: int) -> tuple:
-    return tuple(_rips(clifford_torus(n_points, seed=seed), 2, n_landmarks, coeff)[0])
-
-
-def _normalised(diagram: np.ndarray, scale: float) -> np.ndarray:
-    d = diagram[np.isfinite(diagram[:, 1])]
-    return d / scale
-
-
-def torus_score(points_or_result, scale: float = 0.2, reference_seed: int = 12345, **kwargs) -> float:
-    """1[betti == (1, 2, 1)] * exp(-d_B / scale), in [0, 1].
-
-    d_B = max over k in {1, 2} of the bottleneck distance (persim) between the H_k
-    diagram of the data and that of an ideal flat torus sample (``clifford_torus``) of the
-    same size and landmark count, each diagram divided by its longest H1 death so that
-    only the shape of the diagram counts, not the units of the embedding.  1 only for a
-    significant (1, 2, 1) whose diagram matches the ideal one; 0 when the signature is wrong.
-    Accepts points (``persistence`` is run with **kwargs) or a ``Persistence`` result.
-    """
-    from persim import bottleneck
-
-    if scale <= 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
-    res = points_or_result if isinstance(points_or_result, Persistence) else persistence(points_or_result, **kwargs)
-    if res.params["maxdim"] < 2:
-        raise ValueError("torus_score needs persistence up to maxdim=2")
-    if res.betti[:3] != (1, 2, 1):
-        return 0.0
-    p = res.params
-    ref = _ideal_torus_diagrams(p["n_points"], p["n_landmarks"], p["coeff"], reference_seed)
-    unit_data, unit_ref = _longest_death(res.diagrams[1]), _longest_death(ref[1])
-    d_b = max(bottleneck(_normalised(res.diagrams[k], unit_data), _normalised(ref[k], unit_ref)) for k in (1, 2))
-    return float(math.exp(-d_b / scale))
-
-
-def _longest_death(h1: np.ndarray) -> float:
-    """Death of the longest-lived finite H1 bar (the scale at which the largest loop fills)."""
-    d = h1[np.isfinite(h1[:, 1])]
-    return float(d[np.argmax(d[:, 1] - d[:, 0]), 1])
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -531,31 +711,15 @@ def extract_features(encoder: torch.nn.Module, images, batch_size: int = 256, de
     return torch.cat(out).numpy()
 
 
-def evaluate(
-    train_feats, train_labels, test_feats, test_labels,
-    test_angles=None,
-    out_path: str | None = None,
-    n_topology: int = 2000,  # seeded subsample of the test features for topology/ID/graph metrics
-    knn_k: int = 20,
-    graph_k: int = 15,
-    seed: int = 0,
-    persistence_kwargs: dict | None = None,
-) -> dict:
-    """All metrics for one set of frozen features, as a dict (and a JSON file if out_path).
-
-    Probes use the full train/test arrays; effective rank uses all test features;
-    persistence, Betti numbers, torus score, intrinsic dimension and spectral-gap ratio use
-    a seeded subsample of `n_topology` test points; circular decoding (if `test_angles`,
-    shape (n_test, m)) uses all test features.  The JSON is written to a temporary file in
-    the same folder and moved into place, so a reader never sees half a file.
-    """
-    xtr, xte = _points(train_feats, "train_feats"), _points(test_feats, "test_feats", min_points=4)
-    _same_width(xtr, xte)
-    ytr, yte = _labels(train_labels, len(xtr), "train_labels"), _labels(test_labels, len(xte), "test_labels")
-    rng = np.random.default_rng(seed)
-    sub = np.sort(rng.choice(len(xte), size=min(n_topology, len(xte)), replace=False))
-    topo = xte[sub]
-
+def geometry(points, angles=None, seed: int = 0, graph_k: int = 15, topology_kwargs: dict | None = None,
+             euclidean_control: bool = False, label_free_angles: bool = True) -> dict:
+    """The geometry of one cloud of analysed points (n, d): the topology instrument with its
+    resamples (``topology``: signature, torus fraction, graded torus score), intrinsic
+    dimension, spectral gap ratio, and, with the true ``angles`` (n, 2), the label-free
+    angles of persistent cohomology scored against them (``angles.recover_angles``).
+    ``euclidean_control``: also the instrument under the Euclidean metric (the paper's
+    side-by-side, run on the raw-pixel control)."""
+    x = _points(points, "points", min_points=4)
     out, seconds = {}, {}
 
     def timed(name, fn, *args, **kw):
@@ -564,21 +728,79 @@ def evaluate(
         seconds[name] = round(time.perf_counter() - t, 3)
         return value
 
-    out["linear_probe"] = timed("linear_probe", linear_probe, xtr, ytr, xte, yte, seed=seed)
-    out["knn_accuracy"] = timed("knn_accuracy", knn_accuracy, xtr, ytr, xte, yte, k=knn_k)
-    out["effective_rank"] = timed("effective_rank", effective_rank, xte)
-    pers = timed("persistence", persistence, topo, seed=seed, **(persistence_kwargs or {}))
-    out["betti"] = list(pers.betti)
-    out["persistence"] = dict(thresholds=pers.thresholds.tolist(), null_longest=pers.null_longest.tolist(),
-                              longest=[pers.lifetimes(k)[:5].tolist() for k in range(len(pers.diagrams))],
-                              cover_radius=pers.cover_radius, params=pers.params)
-    out["torus_score"] = timed("torus_score", torus_score, pers)
-    out["intrinsic_dimension_mle"] = timed("intrinsic_dimension_mle", intrinsic_dimension, topo, method="mle")
-    out["intrinsic_dimension_twonn"] = timed("intrinsic_dimension_twonn", intrinsic_dimension, topo, method="twonn")
-    out["spectral_gap_ratio"] = timed("spectral_gap_ratio", spectral_gap_ratio, topo, k=graph_k, seed=seed)
+    topo = timed("topology", topology, x, seed=seed, **(topology_kwargs or {}))
+    first = topo.results[0]
+    out["betti"] = list(topo.modal)
+    out["topology"] = topo.as_dict()
+    out["torus_fraction"] = topo.torus_fraction
+    out["torus_score"] = topo.score
+    out["persistence"] = dict(thresholds=topo.thresholds.tolist(),
+                              longest=[first.lifetimes(k)[:5].tolist() for k in range(len(first.diagrams))],
+                              cover_radius=first.cover_radius, params=topo.params)
+    if euclidean_control:
+        euc = timed("topology_euclidean", topology, x, seed=seed, **{**(topology_kwargs or {}), "metric": "euclidean"})
+        out["topology_euclidean"] = euc.as_dict()
+    out["intrinsic_dimension_mle"] = timed("intrinsic_dimension_mle", intrinsic_dimension, x, method="mle")
+    out["intrinsic_dimension_twonn"] = timed("intrinsic_dimension_twonn", intrinsic_dimension, x, method="twonn")
+    out["spectral_gap_ratio"] = timed("spectral_gap_ratio", spectral_gap_ratio, x, k=graph_k, seed=seed)
+    if angles is not None and label_free_angles:
+        from .angles import angle_agreement, recover_angles
+        try:
+            found = timed("label_free_angles", recover_angles, x, n_landmarks=min(200, len(x)), seed=seed)
+            out["label_free_angles"] = angle_agreement(found, np.asarray(angles)[:, :2])
+        except ValueError as e:  # no two persistent classes: no chart, recorded as such
+            out["label_free_angles"] = {"min_correlation": 0.0, "valid_chart": False, "error": str(e)}
+    out["n_topology"] = len(x)
+    out["seconds"] = seconds
+    return out
+
+
+def evaluate(
+    train_feats, train_labels, test_feats, test_labels,
+    test_angles=None,
+    out_path: str | None = None,
+    n_topology: int = 1000,  # seeded subsample of the test features for the geometry
+    topology_index=None,     # or exactly these test rows (what eval.evaluate_run saves)
+    knn_k: int = 20,
+    graph_k: int = 15,
+    seed: int = 0,
+    topology_kwargs: dict | None = None,
+    euclidean_control: bool = False,
+    label_free_angles: bool = True,
+) -> dict:
+    """All metrics for one set of frozen features, as a dict (and a JSON file if out_path).
+
+    Probes use the full train/test arrays; effective rank uses all test features; the
+    geometry (``geometry``: topology with resamples, torus score, intrinsic dimension,
+    spectral-gap ratio, label-free angles) uses the test rows ``topology_index`` (default: a
+    seeded subsample of `n_topology`); circular decoding (if `test_angles`, shape
+    (n_test, m)) uses all test features.  The JSON is written to a temporary file in the
+    same folder and moved into place, so a reader never sees half a file.
+    """
+    xtr, xte = _points(train_feats, "train_feats"), _points(test_feats, "test_feats", min_points=4)
+    _same_width(xtr, xte)
+    ytr, yte = _labels(train_labels, len(xtr), "train_labels"), _labels(test_labels, len(xte), "test_labels")
+    if topology_index is None:
+        rng = np.random.default_rng(seed)
+        topology_index = np.sort(rng.choice(len(xte), size=min(n_topology, len(xte)), replace=False))
+    sub = np.asarray(topology_index)
+    t = time.perf_counter()
+    out = {"linear_probe": linear_probe(xtr, ytr, xte, yte, seed=seed)}
+    seconds = {"linear_probe": round(time.perf_counter() - t, 3)}
+    t = time.perf_counter()
+    out["knn_accuracy"] = knn_accuracy(xtr, ytr, xte, yte, k=knn_k)
+    seconds["knn_accuracy"] = round(time.perf_counter() - t, 3)
+    out["effective_rank"] = effective_rank(xte)
+    geo = geometry(xte[sub], None if test_angles is None else np.asarray(test_angles)[sub], seed=seed, graph_k=graph_k,
+                   topology_kwargs=topology_kwargs, euclidean_control=euclidean_control,
+                   label_free_angles=label_free_angles)
+    seconds.update(geo.pop("seconds"))
+    out.update(geo)
     if test_angles is not None:
-        out["circular_decoding"] = timed("circular_decoding", circular_decoding, xte, test_angles, seed=seed)
-    out.update(n_train=len(xtr), n_test=len(xte), n_topology=len(topo), dim=xte.shape[1], seed=seed, seconds=seconds)
+        t = time.perf_counter()
+        out["circular_decoding"] = circular_decoding(xte, test_angles, seed=seed)
+        seconds["circular_decoding"] = round(time.perf_counter() - t, 3)
+    out.update(n_train=len(xtr), n_test=len(xte), dim=xte.shape[1], seed=seed, seconds=seconds)
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out_path, out)

@@ -11,7 +11,10 @@ Claims checked here:
 * Intrinsic dimension ~2 on a torus in R^50, ~5 on a 5-d Gaussian (MLE and TwoNN).
 * Effective rank ~d for isotropic data, ~1 for rank-1 data.
 * Linear probe and kNN ~1 on separable data, ~chance on random labels.
-* torus_score > 0.5 on a torus sample, 0 on a sphere or a circle.
+* the topology instrument (intrinsic metric by default): exact diagrams whatever ripser's
+  threshold cut, a disconnected kNN graph read as components, duplicates dropped; the graded
+  torus score orders a clean torus > a noisy torus > a torus with a spurious loop > a sphere
+  or a blob; resamples report their signatures and the (1, 2, 1) fraction.
 * spectral_gap_ratio ~1 on a torus sample, far from 1 on a circle, a blob, two circles.
 * circular_decoding ~1 for a noisy linear image of the angles, ~0 for noise.
 * Every function rejects malformed input with a ValueError saying what is wrong.
@@ -100,9 +103,9 @@ def test_klein_bottle_has_no_void_over_gf47():
     # are both near the significance threshold, so only the robust contrast is asserted.)
     x = klein_bottle(800, 28)
     res = M.persistence(x)
-    assert res.betti[2] == 0 and M.torus_score(res) == 0.0
-    h2_gf2 = M._rips(x, 2, 200, 2)[0][2]
-    assert (h2_gf2[:, 1] - h2_gf2[:, 0]).max() > 3 * res.lifetimes(2)[0]
+    assert res.betti[2] == 0 and M.torus_margin(res) < 1.0
+    gf2 = M.persistence(x, coeff=2, thresholds=res.thresholds)
+    assert gf2.lifetimes(2)[0] > 3 * res.lifetimes(2)[0]
 
 
 def test_betti_numbers_is_the_persistence_counts():
@@ -134,10 +137,15 @@ def test_maxmin_landmarks_are_ripsers_greedy_permutation():
 
 def test_h0_deaths_are_single_linkage_merge_heights():
     # The component count reads H0 off a single-linkage dendrogram: check that is ripser's H0.
+    from ripser import ripser
+
     x = two_circles(300, 8)
-    diagrams, landmarks, _ = M._rips(x, 0, 80, 47)
-    finite = np.sort(diagrams[0][np.isfinite(diagrams[0][:, 1]), 1])[::-1]
-    np.testing.assert_allclose(M._h0_merges(x, landmarks, 0.0), finite, rtol=1e-5)
+    for metric in M.METRICS:
+        dist = M.distance_matrix(x, metric)
+        landmarks, _ = M._maxmin_in(dist, 80)
+        h0 = ripser(dist[np.ix_(landmarks, landmarks)], maxdim=0, distance_matrix=True)["dgms"][0]
+        finite = np.sort(h0[np.isfinite(h0[:, 1]), 1])[::-1]
+        np.testing.assert_allclose(M._h0_merges(dist, landmarks, 0.0), finite, rtol=1e-5)
 
 
 def test_b0_counts_components_not_points(pers):
@@ -154,16 +162,77 @@ def test_isolated_outliers_are_not_components():
 def test_pca_option_and_shuffle_null_run():
     x = clifford_torus(400, seed=10, dim=16, noise=0.02)
     assert M.persistence(x, pca_dim=4, n_landmarks=80, n_null=1).params["dim"] == 4
-    assert M.persistence(x, maxdim=1, null="shuffle", n_landmarks=120).betti == (1, 2)
+    shuffled = M.persistence(x, maxdim=1, null="shuffle", n_landmarks=120)  # an option, not the default:
+    assert shuffled.params["null"] == "shuffle" and len(shuffled.betti) == 2  # its verdicts are weaker
+
+
+def torus_with_a_loop(n, seed, radius=0.6, share=0.15):
+    """The Clifford torus in R^5 with a circle glued on at one point (b = (1, 3, 1)): the circle
+    lies in the plane of the torus's outward normal at (1, 0, 1, 0) and the fifth axis."""
+    rng = np.random.default_rng(seed)
+    m = int(share * n)
+    torus = np.column_stack([clifford_torus(n - m, seed=seed), np.zeros(n - m)])
+    t = rng.uniform(0, 2 * np.pi, m)
+    normal = np.array([1.0, 0, 1.0, 0, 0]) / np.sqrt(2)
+    loop = np.array([1.0, 0, 1.0, 0, 0]) + radius * (np.outer(1 - np.cos(t), normal) + np.outer(np.sin(t), np.eye(5)[4]))
+    return np.vstack([torus, loop])
 
 
 @pytest.mark.slow
-def test_torus_score(pers):
-    score = M.torus_score(pers("torus_R4"))
-    assert 0.5 < score <= 1.0
-    assert 0.0 < M.torus_score(pers("torus_R64")) <= 1.0
-    assert M.torus_score(pers("sphere")) == 0.0
-    assert M.torus_score(pers("circle")) == 0.0
+def test_graded_torus_score_orders_clean_noisy_spurious_and_not_a_torus():
+    kw = dict(n_resamples=3, n_landmarks=120, n_null=2)
+    clean = M.topology(clifford_torus(800, seed=41), **kw)
+    noisy = M.topology(clifford_torus(800, seed=41, noise=0.12), **kw)
+    spurious = M.topology(torus_with_a_loop(800, 42, radius=1.0, share=0.2), **kw)
+    others = [M.topology(sphere(800, 43), **kw), M.topology(blob(800, 44), **kw)]
+    assert clean.modal == (1, 2, 1) and clean.torus_fraction == 1.0
+    assert spurious.modal == (1, 3, 1)
+    assert clean.score > noisy.score > spurious.score > max(o.score for o in others), \
+        [clean.score, noisy.score, spurious.score, [o.score for o in others]]
+    assert all(0.0 <= t.score <= 1.0 for t in (clean, noisy, spurious, *others))
+
+
+def test_torus_margin_is_above_one_exactly_for_the_torus_signature(pers):
+    for name in ("torus_R4", "sphere", "circle", "blob"):
+        res = pers(name)
+        assert (M.torus_margin(res) > 1.0) == (res.betti == (1, 2, 1)), name
+    assert M.torus_score([1.0]) == 0.5 and M.torus_score([2.0, 4.0]) == 1.0 and M.torus_score([0.25]) == 0.0
+
+
+def test_threshold_cut_never_changes_the_diagrams():
+    # ripser runs below a cut and falls back to the full filtration when a bar survives it:
+    # the diagrams equal the uncut ones, whether the fallback ran (circle) or not (torus).
+    for x in (circle(300, 45), clifford_torus(400, seed=46)):
+        dist = M.distance_matrix(x)
+        lm, _ = M._maxmin_in(dist, 80)
+        exact, _ = M._rips(dist[np.ix_(lm, lm)], 2, 47, 1.0)
+        for cut in (0.3, 0.6):
+            cheap, _ = M._rips(dist[np.ix_(lm, lm)], 2, 47, cut)
+            for a, b in zip(exact, cheap):
+                np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0))
+    assert M._rips(M.distance_matrix(circle(200, 47))[:60, :60], 1, 47, 0.3)[1]  # the fallback did run
+
+
+def test_disconnected_graph_duplicates_and_small_clouds_follow_the_stated_rules():
+    far = two_circles(400, 48) * np.array([1.0, 1.0]) + np.r_[[[0, 0]] * 200, [[50.0, 0]] * 200]
+    dist = M.distance_matrix(far, "intrinsic")  # no 15-NN edge spans the gap of 46
+    assert np.isfinite(dist).all() and dist.max() > 2 * dist[:200, :200].max() * 0.99
+    assert M.betti_numbers(far, maxdim=1, n_landmarks=60, n_null=1) == (2, 2)
+    doubled = np.vstack([circle(150, 49)] * 4)                         # every point four times
+    assert M.persistence(doubled, maxdim=1, n_landmarks=60, n_null=1).params["n_points"] == 150
+    small = M.persistence(circle(40, 50), maxdim=1, n_landmarks=200, n_null=1)
+    assert small.params["n_landmarks"] == 40 and small.betti == (1, 1)
+    with pytest.raises(ValueError, match="distinct point"):
+        M.persistence(np.ones((50, 3)))
+
+
+def test_topology_resamples_report_their_signatures():
+    x = circle(300, 51)
+    t = M.topology(x, maxdim=1, n_resamples=3, n_landmarks=60, n_null=1)
+    assert t.signatures == [(1, 1)] * 3 and t.modal == (1, 1) and t.torus_fraction == 0.0
+    assert t.params["resample_size"] == 240 and len(t.thresholds) == 2
+    d = t.as_dict()
+    assert d["modal"] == [1, 1] and d["signatures"] == [[1, 1]] * 3
 
 
 # ----------------------------------------------------------------------------- dimension, rank
@@ -251,13 +320,15 @@ def test_evaluate_writes_json_atomically(tmp_path):
     angles = rng.uniform(0, 2 * np.pi, (200, 2))
     out = tmp_path / "run" / "metrics.json"
     res = M.evaluate(x[:300], y[:300], x[300:], y[300:], test_angles=angles, out_path=str(out),
-                     n_topology=150, persistence_kwargs=dict(n_landmarks=50, n_null=1))
+                     n_topology=150, topology_kwargs=dict(n_landmarks=50, n_null=1, n_resamples=2),
+                     label_free_angles=False)
     on_disk = json.loads(out.read_text())
     assert on_disk == json.loads(json.dumps(res))
     assert os.listdir(out.parent) == ["metrics.json"]  # no temporary file left behind
     for key in ("linear_probe", "knn_accuracy", "torus_score", "circular_decoding"):
         assert 0.0 <= res[key] <= 1.0
     assert res["n_topology"] == 150 and len(res["betti"]) == 3 and res["effective_rank"] >= 1
+    assert len(res["topology"]["signatures"]) == 2 and 0.0 <= res["torus_fraction"] <= 1.0
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -273,6 +344,10 @@ BAD_CALLS = [
     ("at least 4 points", M.persistence, (GOOD[:3],), {}),
     ("maxdim", M.persistence, (GOOD,), {"maxdim": 5}),
     ("null must be", M.persistence, (GOOD,), {"null": "uniform"}),
+    ("metric must be", M.persistence, (GOOD,), {"metric": "cosine"}),
+    ("0 < cut <= 1", M.persistence, (GOOD,), {"cut": 0.0}),
+    ("n_resamples >= 1", M.topology, (GOOD,), {"n_resamples": 0}),
+    ("NaN or inf", M.topology, (NAN,), {}),
     ("NaN or inf", M.betti_numbers, (np.full((10, 2), np.inf),), {}),
     ("numeric", M.effective_rank, (np.array([["a", "b"], ["c", "d"]]),), {}),
     ("all zeros", M.effective_rank, (np.zeros((5, 3)),), {}),
@@ -301,7 +376,7 @@ def test_bad_input_raises_value_error(match, fn, args, kwargs):
         fn(*args, **kwargs)
 
 
-def test_torus_score_rejects_maxdim_1():
+def test_torus_margin_rejects_maxdim_1():
     res = M.persistence(circle(200, 27), maxdim=1, n_landmarks=40, n_null=1)
     with pytest.raises(ValueError, match="maxdim=2"):
-        M.torus_score(res)
+        M.torus_margin(res)

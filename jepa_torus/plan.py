@@ -18,6 +18,7 @@ with one ``error:`` line naming the path and the reason (files.OutputError); no 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import runpy
@@ -239,6 +240,9 @@ INTERRUPTED = ("interrupted: every finished run (its final.json), table and repo
                "keeps its last checkpoint; run the same make command again to resume")
 
 
+WRITE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def run_target(target: list[str]) -> int:
     """``exec``: run ``-m module args`` or ``script.py args`` as python would, but end
     Ctrl-C with one line (what was kept, how to resume) and an unwritable output with one
@@ -260,6 +264,12 @@ def run_target(target: list[str]) -> int:
             return e.code or 0
         print(e.code, file=sys.stderr)
         return 1
+    except OSError as e:  # a write the target did not guard: still one line with the path and the reason
+        if isinstance(e, OutputError) or e.errno not in WRITE_ERRNOS:
+            raise
+        print(f"error: could not write {e.filename or 'an output'} ({e.strerror or e}); files written before are kept",
+              file=sys.stderr)
+        return 2
     finally:
         sys.argv = saved
     return 0

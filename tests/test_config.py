@@ -148,14 +148,17 @@ def test_make_dry_run_on_a_clone_plans_no_training_run(tmp_path):
             shutil.rmtree(dst)
         else:
             dst.unlink(missing_ok=True)
-    # make remakes included makefiles even under -n: with the shared venv's stamp older than the
-    # fresh pyproject.toml it would reinstall the package from the clone; backdate it.
-    os.utime(clone / "pyproject.toml", (0, 0))
+    # make -n reads the plan printed afresh by the venv's python and installs nothing, even with
+    # the shared venv's stamp older than the fresh pyproject.toml (tests/test_bad_input.py)
+    stamp = REPO / ".venv" / ".installed"
+    before = stamp.stat().st_mtime_ns if stamp.exists() else None
     env = {**os.environ, "MAKEFLAGS": ""}
     out = subprocess.run(["make", "-n", "runs", "PROFILE=cpu", f"VENV={REPO / '.venv'}"], cwd=clone,
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    assert "jepa_torus.plan run" not in out.stdout, out.stdout
+    assert "jepa_torus.plan run" not in out.stdout and "not listed" not in out.stdout, out.stdout
+    assert (stamp.stat().st_mtime_ns if stamp.exists() else None) == before
+    assert not (clone / "runs" / "cpu" / "plan.mk").exists()  # the dry run generated nothing
 
 
 def test_loss_keys_keep_their_type_and_floats_may_be_written_without_a_dot():

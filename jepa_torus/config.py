@@ -265,7 +265,9 @@ def merge(cfg: dict, layer: dict) -> dict:
     ``objective.loss``, which is merged key by key unless the layer names another loss type
     (its keys depend on the type)."""
     out = copy.deepcopy(cfg)
-    for section, values in (layer or {}).items():
+    if not isinstance(layer, dict):
+        raise ConfigError(f"a config layer must be a mapping of sections ({', '.join(_SECTIONS)}), got {layer!r}")
+    for section, values in layer.items():
         if section not in _SECTIONS:
             owner = _owner(section)
             hint = f" ({section} is a field of {owner!r}: write {owner}: {{{section}: ...}})" if owner else _suggest(section)
@@ -306,17 +308,26 @@ def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = Non
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
     experiment = read_yaml(config_path) if config_path else {}
     exp_profiles = experiment.pop("profiles", {}) or {}
+    if not isinstance(exp_profiles, dict):
+        raise ConfigError(f"{config_path}: 'profiles' must map profile names ({', '.join(PROFILE_NAMES)}) to "
+                          f"sections, got {exp_profiles!r}")
+    unknown = sorted(str(k) for k in set(exp_profiles) - set(PROFILE_NAMES))
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown profile(s) {unknown} under 'profiles'; valid profiles: "
+                          f"{', '.join(PROFILE_NAMES)}")
     try:
         overrides = nest(overrides or {})
     except ConfigError as e:
         raise ConfigError(f"the command line: {e}") from None
-    dataset = ((overrides.get("data") or {}).get("dataset") or ((exp_profiles.get(profile) or {}).get("data") or {}).get("dataset")
-               or (experiment.get("data") or {}).get("dataset") or DataConfig.dataset)
+    dataset = (_dig(overrides, "data", "dataset") or _dig(exp_profiles, profile, "data", "dataset")
+               or _dig(experiment, "data", "dataset") or DataConfig.dataset)
     profiles = read_yaml(PROFILES_FILE) if PROFILES_FILE.exists() else {}
     cfg = Config().to_dict()
     cfg["run"].update(name=Path(config_path).stem if config_path else "default", profile=profile)
-    layers = ((f"{PROFILES_FILE.name} [{profile}][all]", (profiles.get(profile) or {}).get("all")),
-              (f"{PROFILES_FILE.name} [{profile}][{dataset}]", (profiles.get(profile) or {}).get(dataset)),
+    if not isinstance(dataset, str):
+        dataset = DataConfig.dataset  # not a name: validate names the key
+    layers = ((f"{PROFILES_FILE.name} [{profile}][all]", _dig(profiles, profile, "all")),
+              (f"{PROFILES_FILE.name} [{profile}][{dataset}]", _dig(profiles, profile, dataset)),
               (str(config_path), experiment), (f"{config_path} [profiles][{profile}]", exp_profiles.get(profile)),
               ("the command line", overrides))
     for source, layer in layers:
@@ -324,11 +335,20 @@ def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = Non
             cfg = merge(cfg, layer or {})
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None
-        channels = ((layer or {}).get("model") or {}).get("in_channels") if isinstance(layer, dict) else None
+        channels = _dig(layer, "model", "in_channels")
         if channels is not None:
             _check_in_channels(source, channels, cfg["data"]["dataset"])
     cfg["run"]["profile"] = profile
     return validate(Config.from_dict(cfg))
+
+
+def _dig(doc, *keys):
+    """doc[k1][k2]..., or None where a level is missing or not a mapping."""
+    for k in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(k)
+    return doc
 
 
 def _check_in_channels(source: str, channels, dataset: str) -> None:

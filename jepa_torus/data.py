@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import io
 import math
 import os
 import pickle
@@ -84,24 +85,43 @@ def fetch(url: str, dest: Path, md5: str) -> Path:
 
     urllib handles http(s):// and file:// (the tests use the latter)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     digest = hashlib.md5(usedforsecurity=False)
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)  # a read-only data folder: the error below
         with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
     except OSError as err:  # URLError, timeouts and disk errors are all OSErrors
-        part.unlink(missing_ok=True)
-        raise DataMissingError(f"could not download {url} to {dest}: {err}") from err
+        _unlink_quiet(part)
+        raise DataMissingError(f"could not download {url} to {dest}: {err}") from None
     if digest.hexdigest() != md5:
-        part.unlink(missing_ok=True)
+        _unlink_quiet(part)
         raise DataCorruptError(
             f"checksum mismatch for {url}: md5 {digest.hexdigest()}, expected {md5}; "
             "the download was discarded (retry, or fetch the file by hand)")
-    os.replace(part, dest)
+    try:
+        os.replace(part, dest)
+    except OSError as err:
+        _unlink_quiet(part)
+        raise DataMissingError(f"could not download {url} to {dest}: {err}") from None
     return dest
+
+
+def _unlink_quiet(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a read-only folder: the error being reported matters more
+        pass
+
+
+def _read(path: Path) -> bytes:
+    """A data file's bytes; an unreadable one is a DataMissingError naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise DataMissingError(f"{path}: cannot be read ({err.strerror or err})") from None
 
 
 def _stat_key(path: Path) -> tuple[str, int, int]:
@@ -192,7 +212,7 @@ def _find_idx(name: str, dirs: list[Path]) -> Path | None:
 def _read_fmnist_file(key: tuple[str, int, int], name: str) -> np.ndarray:
     """Read, verify (either md5) and parse one file; cached per (path, mtime, size)."""
     path = Path(key[0])
-    blob = path.read_bytes()
+    blob = _read(path)
     gz_ok = path.suffix == ".gz" and _md5(blob) == FMNIST_MD5_GZ[name]
     try:
         payload = gzip.decompress(blob) if path.suffix == ".gz" else blob
@@ -288,9 +308,9 @@ class _ArrayUnpickler(pickle.Unpickler):
 @functools.lru_cache(maxsize=16)
 def _read_cifar_batch(key: tuple[str, int, int], label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     path = Path(key[0])
+    blob = _read(path)
     try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="bytes").load()  # py2 pickles: keys are bytes
+        batch = _ArrayUnpickler(io.BytesIO(blob), encoding="bytes").load()  # py2 pickles: keys are bytes
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[label_key], dtype=np.int64)
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as err:
@@ -340,7 +360,7 @@ def _cifar_folder(name: str, split: str, root, download: bool) -> Path:
     if folder is None and download:
         base = Path(root) if root is not None else _cache_dir()
         archive = base / spec.url.rsplit("/", 1)[-1]
-        if not archive.is_file() or _md5(archive.read_bytes()) != spec.md5:
+        if not archive.is_file() or _md5(_read(archive)) != spec.md5:
             fetch(spec.url, archive, spec.md5)
         _safe_extract(archive, base)
         folder = base / spec.folder
@@ -473,7 +493,7 @@ def _subset(out: Split, n: int) -> Split:
 
 @functools.lru_cache(maxsize=16)
 def _file_md5(key: tuple[str, int, int]) -> str:
-    return _md5(Path(key[0]).read_bytes())
+    return _md5(_read(Path(key[0])))
 
 
 def verify_split(cfg, split: str, subset: bool = False) -> Split:

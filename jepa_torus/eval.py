@@ -116,7 +116,8 @@ def reanalyse(run_dir, landmarks: int | None = None) -> dict:
     lm = landmarks or cfg["eval"]["landmarks"]
     geo = metrics.geometry(saved["features"], saved.get("angles"), topology_kwargs={"n_landmarks": lm},
                            euclidean_control=cfg["eval"]["features"] == "pixels")
-    seconds = {**final.get("seconds", {}), **geo.pop("seconds")}
+    old = {k: v for k, v in final.get("seconds", {}).items() if k not in ("persistence", "torus_score")}  # the old instrument's
+    seconds = {**old, **geo.pop("seconds")}
     final = {k: v for k, v in final.items() if k not in ("topology_euclidean", "label_free_angles")}
     final.update(geo, seconds=seconds, reanalysed="geometry re-run on features.npz by jepa_torus.eval.reanalyse")
     atomic_write_json(run_dir / runs.FINAL, final)
@@ -143,10 +144,15 @@ def evaluate_checkpoint(path, analysis: bool = True, device: str = "auto") -> di
     except ConfigError as e:
         raise ConfigError(f"checkpoint {path}: {e}") from None
     model = M.build_model(asdict(cfg.model)).to(dev)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as e:
+        why = (str(e).strip().splitlines() or [""])[0][:300]
+        raise CheckpointError(f"checkpoint {path}: its weights do not fit the model its config describes "
+                              f"({type(e).__name__}: {why})") from None
     result = evaluate_run(model, cfg, dev)
     result["checkpoint"] = str(path)
-    result["epoch"] = state["epoch"]
+    result["epoch"] = state.get("epoch")
     return result
 
 
@@ -166,10 +172,17 @@ def main(argv=None) -> int:
     try:
         if not DEVICE.match(args.device):
             raise ConfigError(f"--device must be auto, cpu, cuda, cuda:<index> or mps, got {args.device!r}")
+        index = torch.device(args.device).index if args.device.startswith("cuda:") else None
+        if index is not None and index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
         check_writable(out)  # before minutes of evaluation, not after
         result = evaluate_checkpoint(args.checkpoint, analysis=args.analysis, device=args.device)
     except (CheckpointError, ConfigError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, torch.OutOfMemoryError) as e:
+        print(f"error: out of memory evaluating {args.checkpoint} on {args.device} ({type(e).__name__}); try "
+              "--device cpu, or a machine with more memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)

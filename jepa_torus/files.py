@@ -168,7 +168,7 @@ def append_line(f, path, line: str) -> None:
 def read_jsonl(path) -> list[dict]:
     """The complete lines of a JSON-lines log; a last line cut by a kill is skipped."""
     out = []
-    for line in Path(path).read_text().splitlines():
+    for line in Path(path).read_bytes().decode("utf-8", errors="replace").splitlines():  # a flipped bit: a bad line
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:

@@ -103,11 +103,15 @@ def runs_for(profile: str) -> list[Run]:
     return out
 
 
+class UnknownRun(ValueError):
+    """A run id (or profile) the plan does not have."""
+
+
 def find_run(profile: str, run_id: str) -> Run:
     for r in runs_for(profile):
         if r.id == run_id:
             return r
-    raise ValueError(f"no run {run_id!r} in profile {profile!r}; `python -m jepa_torus.plan list --profile {profile}`")
+    raise UnknownRun(f"no run {run_id!r} in profile {profile!r}; `python -m jepa_torus.plan list --profile {profile}`")
 
 
 def makefile(profile: str) -> str:
@@ -282,6 +286,9 @@ def main(argv=None) -> int:
             return run_target(argv[1:])
         return _main(argv)
     except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except UnknownRun as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -130,20 +130,31 @@ class Run:
         self.ckpt = out / runs.CHECKPOINT
         self.saved: tuple | None = None  # (epoch, step) of the last checkpoint written or resumed from
 
+    def restore(self, state: dict | None, path: Path | None = None) -> None:
+        """Load a checkpoint's state (already checked against the config; writes nothing).
+        One that does not fit this run's model is a CheckpointError naming it."""
+        if state is None:
+            return
+        try:
+            self.model.load_state_dict(state["model"])
+            self.objective.load_state_dict(state["objective"])
+            self.opt.load_state_dict(state["optimizer"])
+            if self.target is not None:
+                self.target.load_state_dict(state["target"])
+            self.epoch, self.step, self.global_step = int(state["epoch"]), int(state["step"]), int(state["global_step"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            why = (str(e).strip().splitlines() or [""])[0][:300]
+            raise CheckpointError(f"checkpoint {path or self.ckpt} does not fit this run ({type(e).__name__}: {why}); "
+                                  f"move it (and prev.pt) out of {self.out} to train from scratch") from None
+        self.partial = state.get("epoch_log", {})
+        self.saved = (self.epoch, self.step)
+
     def resume(self, state: dict | None) -> None:
-        """Continue from ``state`` (train.load_state: checked against the config), or start."""
+        """Start (provenance.json) or continue from the restored ``state``; the first writes."""
         if state is None:
             if self.main_rank:
                 atomic_write_json(self.out / runs.PROVENANCE, provenance(self.cfg, self.device))
             return
-        self.model.load_state_dict(state["model"])
-        self.objective.load_state_dict(state["objective"])
-        self.opt.load_state_dict(state["optimizer"])
-        if self.target is not None:
-            self.target.load_state_dict(state["target"])
-        self.epoch, self.step, self.global_step = state["epoch"], state["step"], state["global_step"]
-        self.partial = state.get("epoch_log", {})
-        self.saved = (self.epoch, self.step)
         if self.main_rank:
             print(f"[jepa_torus] resuming {self.out} at epoch {self.epoch} step {self.step}")
 
@@ -259,7 +270,7 @@ def _trim_log(path: Path, global_step: int, epoch: int) -> None:
     if not path.exists():
         return
     keep = []
-    for line in path.read_text().splitlines():
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():  # damaged bytes: a dropped line
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
@@ -307,6 +318,43 @@ def _check_folder(out: Path, cfg: Config) -> None:
               f"({differences(old, cfg.to_dict())}); starting it under this config")
 
 
+def _read_final(out: Path) -> dict:
+    try:
+        return runs.read_final(out)
+    except (ValueError, UnicodeDecodeError, OSError) as e:  # JSONDecodeError is a ValueError
+        raise OutputError(errno.EIO, f"{out / runs.FINAL} is damaged ({type(e).__name__}); it is written "
+                                     f"atomically, so it was changed by hand: delete it to evaluate the run again "
+                                     "(training is not redone)") from None
+
+
+def _check_device(device: torch.device) -> None:
+    """A device that exists here (pick_device checked that CUDA is there at all)."""
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"config key 'run.device' is {device}, but this machine has {torch.cuda.device_count()} "
+                          f"CUDA device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("config key 'run.device' is mps, but MPS is not available here; use --device cpu")
+
+
+class _out_of_memory:
+    """Out of memory while building or training: a ConfigError saying which keys to lower."""
+
+    def __init__(self, cfg: Config, device, what: str, run: "Run | None" = None):
+        self.cfg, self.device, self.what, self.run = cfg, device, what, run
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if e is None or not (isinstance(e, (MemoryError, torch.OutOfMemoryError))
+                             or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e))):
+            return False
+        kept = f" {self.run._kept()}." if self.run is not None else " Nothing was written."
+        raise ConfigError(f"out of memory on {self.device} while {self.what}.{kept} Lower optim.batch_size "
+                          f"(now {self.cfg.optim.batch_size}) or the model's widths (model.embed_dim, "
+                          "model.projector, model.encoder_kwargs)") from None
+
+
 def _check_checkpoint(cfg: Config, out: Path):
     """A ``load_latest`` check: the checkpoint must have been trained under ``cfg``."""
     want = cfg.to_dict()
@@ -347,26 +395,30 @@ def train(cfg: Config, output_dir=None) -> dict | None:
     if (out / runs.FINAL).exists():
         if dist.is_main():
             print(f"[jepa_torus] {out} is finished (final.json exists); nothing to do")
-        return runs.read_final(out)
+        return _read_final(out)
     if cfg.optim.batch_size % dist.world_size():
         raise ConfigError(f"config key 'optim.batch_size' is {cfg.optim.batch_size}, not a multiple of the "
                           f"{dist.world_size()} processes")
     device = device or pick_device(cfg.run.device)
+    _check_device(device)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     train_split = verify_split(cfg.data, "train", subset=True)  # both splits parsed and checksummed now,
     verify_split(cfg.data, "test")                              # not after hours of training
     state = load_latest(out / runs.CHECKPOINT, device, rename_damaged=dist.is_main(), check=_check_checkpoint(cfg, out))
-    # ---- the first write
+    with _out_of_memory(cfg, device, "building the model"):
+        run = Run(cfg, out, device, train_split)
+    run.restore(state)
+    # ---- the first write: everything above only read and checked
     if dist.is_main():
         ensure_dir(out)
         remove_stale_tmp(out)
         atomic_write_bytes(out / runs.CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=True).encode())
-    run = Run(cfg, out, device, train_split)
     try:
         run.resume(state)
-        run.fit()
+        with _out_of_memory(cfg, device, "training", run):
+            run.fit()
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: {run._kept()}; run the same command again to resume") from None
     if not dist.is_main():

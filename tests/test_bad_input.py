@@ -418,6 +418,31 @@ def test_command_line_and_file_errors(tmp_path, earlier, capsys):
     assert sha256s(earlier) == before and sha256s(tmp_path) == mine
 
 
+def test_malformed_config_files_are_named(tmp_path, earlier, capsys):
+    files_ = {"profiles_int.yaml": ("profiles: 5\n", r"'profiles' must map profile names"),
+              "profile_int.yaml": ("profiles: {smoke: 5}\n", r"\[profiles\]\[smoke\]: a config layer must be a mapping"),
+              "profile_name.yaml": ("profiles: {huge: {optim: {lr: 0.1}}}\n", r"unknown profile\(s\) \['huge'\]"),
+              "section_list.yaml": ("data: [1, 2]\n", r"config section 'data' must be a mapping, got \[1, 2\]"),
+              "flat.yaml": ("lr: 0.1\n", r"unknown config section 'lr' \(lr is a field of 'optim'"),
+              "bad.yaml": ("optim: {lr: [0.1\n", r"bad.yaml is not valid YAML")}
+    before = sha256s(earlier)
+    for name, (text, message) in files_.items():
+        (tmp_path / name).write_text(text)
+        rc, _, err = cli(T.main, ["--config", str(tmp_path / name), "--profile", "smoke", "--output-dir", str(earlier)],
+                         capsys)
+        assert rc == 2 and str(tmp_path / name) in err and re.search(message, err), err
+    for argv, message in ((["--data", "5"], r"config section 'data' must be a mapping"),
+                          (["--dataset", "[1]"], r"'data\.dataset' expects str")):
+        rc, _, err = cli(T.main, [*BASE, *argv, "--output-dir", str(earlier)], capsys)
+        assert rc == 2 and re.search(message, err), err
+    assert sha256s(earlier) == before
+
+
+def test_plan_run_of_an_unknown_run_is_one_line(capsys):
+    rc, _, err = cli(plan.main, ["run", "--profile", "smoke", "--run", "torus_world/nope/seed0"], capsys)
+    assert rc == 2 and err.strip().startswith("error: no run 'torus_world/nope/seed0' in profile 'smoke'")
+
+
 def test_every_planned_run_of_every_profile_passes_validation():
     # validation must refuse nothing the paper runs (no number of any run changes)
     n = 0
@@ -486,7 +511,74 @@ def test_operational_keys_may_change_on_resume(tmp_path, earlier, capsys):
     assert rc == 0 and "resuming" in out, err
 
 
+def test_a_checkpoint_that_does_not_fit_the_model_is_refused_before_any_write(tmp_path, earlier, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(earlier, run)
+    (run / "final.json").unlink()
+    state = files.load_checkpoint(run / "last.pt")
+    state["model"] = {k: v[:1] if v.ndim else v for k, v in state["model"].items()}  # right config, wrong weights
+    (run / "prev.pt").unlink(missing_ok=True)
+    files.save_checkpoint(run / "last.pt", state)
+    (run / "prev.pt").unlink()
+    before = sha256s(run)
+    rc, _, err = cli(T.main, args_for(out=run), capsys)
+    assert rc == 2 and f"checkpoint {run / 'last.pt'} does not fit this run (RuntimeError" in err, err
+    assert "train from scratch" in err and len(err.splitlines()) == 1
+    rc, _, err = cli(E.main, ["--checkpoint", str(run / "last.pt")], capsys)
+    assert rc == 2 and "its weights do not fit the model" in err and len(err.splitlines()) == 1, err
+    assert sha256s(run) == before
+
+
+def test_a_damaged_final_json_is_named(tmp_path, earlier, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(earlier, run)
+    (run / "final.json").write_bytes(b'{"linear_probe": 0.5, \xff')
+    before = sha256s(run)
+    rc, _, err = cli(T.main, args_for(out=run), capsys)
+    assert rc == 2 and f"{run / 'final.json'} is damaged" in err and "delete it" in err, err
+    assert sha256s(run) == before
+
+
+def test_a_damaged_log_line_does_not_stop_a_resume(tmp_path, earlier, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(earlier, run)
+    (run / "final.json").unlink()
+    with open(run / "metrics.jsonl", "ab") as f:
+        f.write(b'{"global_step": 1, "loss": \xff\xfe}\n')  # invalid UTF-8 (a flipped bit, a bad disk)
+    rc, out, err = cli(T.main, args_for(out=run), capsys)
+    assert rc == 0 and "resuming" in out, err
+
+
+def test_out_of_memory_is_a_clear_error_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    def huge(cfg):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 400.00 GiB")
+
+    monkeypatch.setattr(T.M, "build_model", huge)
+    out = tmp_path / "run"
+    rc, _, err = cli(T.main, args_for(extra=["--model.embed_dim", "100000000"], out=out), capsys)
+    assert rc == 2 and "out of memory" in err and "Nothing was written" in err and "model.embed_dim" in err, err
+    assert not out.exists()
+
+
+def test_a_cuda_device_that_is_not_there(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(C.ConfigError, match=r"'run\.device' is cuda:3, but this machine has 1 CUDA device"):
+        T._check_device(torch.device("cuda:3"))
+
+
 # --------------------------------------------------------------------------- data
+def test_unreadable_or_unwritable_data_files_are_named(tmp_path, monkeypatch):
+    from jepa_torus import data as D
+
+    with pytest.raises(D.DataMissingError, match=r"cannot be read"):
+        D._read(tmp_path)  # a folder where a file should be
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"abc")
+    read_only(monkeypatch, tmp_path / "ro")
+    with pytest.raises(D.DataMissingError, match=r"could not download .* to .*ro/sub/x.bin.*Read-only"):
+        D.fetch(src.as_uri(), tmp_path / "ro" / "sub" / "x.bin", D._md5(b"abc"))
+
+
 def _fake_cifar(root: Path) -> Path:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)

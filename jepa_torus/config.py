@@ -500,6 +500,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("config key 'data.root' is empty; give a folder, or null to search the usual places")
     need_bool("data.download", d.download)
     need_int("data.train_subset", d.train_subset, 0, n_train, f" (0 = all; {d.dataset} has {n_train} training images)")
+    if d.train_subset == 1:
+        raise ConfigError("config key 'data.train_subset' is 1: a batch needs at least 2 images; use 0 (all) or >= 2")
     _check_augment("data.augment", d.dataset, info.channels, d.augment)
 
     # model, then the objective on its embedding

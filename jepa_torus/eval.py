@@ -180,6 +180,9 @@ def main(argv=None) -> int:
     except (CheckpointError, ConfigError, DataError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path the system refuses (name too long, a loop of links...): still one line
+        print(f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}", file=sys.stderr)
+        return 2
     except (MemoryError, torch.OutOfMemoryError) as e:
         print(f"error: out of memory evaluating {args.checkpoint} on {args.device} ({type(e).__name__}); try "
               "--device cpu, or a machine with more memory", file=sys.stderr)

@@ -291,6 +291,11 @@ def main(argv=None) -> int:
     except UnknownRun as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS | {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR}:
+            raise
+        print(f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130

@@ -477,6 +477,9 @@ def main(argv=None) -> int:
     except (ConfigError, TrainingDiverged, DataError, CheckpointError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path the system refuses (name too long, a loop of links...): still one line
+        print(f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:  # Ctrl-C: what was kept, how to resume; no traceback
         print(str(e) if isinstance(e, Interrupted) else "interrupted before training started: nothing to resume yet; "
               "run the same command again", file=sys.stderr)

@@ -261,6 +261,7 @@ def test_eval_other_bad_inputs(tmp_path, earlier, capsys):
              (["--checkpoint", "/dev/null"], "/dev/null is not a regular file"),
              (["--checkpoint", str(earlier / "last.pt"), "--out", str(tmp_path)], f"could not write {tmp_path}: it is a folder"),
              (["--checkpoint", str(earlier / "last.pt"), "--device", "gpu"], "--device must be auto, cpu"),
+             (["--checkpoint", str(tmp_path / ("a" * 300) / "last.pt")], "File name too long"),
              (["--checkpoint", str(earlier / "last.pt"), "--out", str(earlier / "final.json" / "x.json")],
               f"{earlier / 'final.json'} is a file, not a folder")]
     before = sha256s(earlier)
@@ -279,6 +280,7 @@ CASES = [
     ("data.root empty", None, ["--data_root", "''"], r"'data\.root' is empty"),
     ("data.download type", None, ["--download", "3"], r"'data\.download' expects bool, got 3"),
     ("data.train_subset range", None, ["--train_subset", "-5"], r"'data\.train_subset' must be an integer >= 0"),
+    ("data.train_subset one image", None, ["--train_subset", "1"], r"'data\.train_subset' is 1: a batch needs at least 2"),
     ("data.train_subset > data set", None, ["--train_subset", "20000"], r"'data\.train_subset'.*<= 10000.*10000 training"),
     ("augment.crop_scale pair", None, ["--augment.crop_scale", "[0.9, 0.2]"], r"'data\.augment\.crop_scale'.*low <= high"),
     ("augment.crop_scale range", None, ["--augment.crop_scale", "[0.2, 1.5]"], r"'data\.augment\.crop_scale'.*<= 1"),
@@ -411,6 +413,8 @@ def test_command_line_and_file_errors(tmp_path, earlier, capsys):
     ]
     if not torch.cuda.is_available():
         cases.append(([*BASE, "--device", "cuda", "--output-dir", str(tmp_path / "cuda")], "CUDA is not available"))
+    long = tmp_path / ("a" * 300)  # a name the file system refuses
+    cases.append(([*BASE, "--output-dir", str(long)], f"error: File name too long: {long}"))
     before, mine = sha256s(earlier), sha256s(tmp_path)
     for argv, message in cases:
         rc, _, err = cli(T.main, argv, capsys)

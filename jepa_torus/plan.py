@@ -256,12 +256,13 @@ def run_target(target: list[str]) -> int:
         return 2
     module = target[1] if target[0] == "-m" else None
     argv = target[1:] if module else target
-    saved = sys.argv
+    saved, saved_path = sys.argv, list(sys.path)
     sys.argv = [module or argv[0], *argv[1:]]
     try:
         if module:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
         else:
+            sys.path.insert(0, str(Path(argv[0]).resolve().parent))  # as `python script.py` does
             runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as e:  # the target's own exit: its code, or its message and 1
         if e.code is None or isinstance(e.code, int):
@@ -275,7 +276,7 @@ def run_target(target: list[str]) -> int:
               file=sys.stderr)
         return 2
     finally:
-        sys.argv = saved
+        sys.argv, sys.path[:] = saved, saved_path
     return 0
 
 

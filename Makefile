@@ -95,16 +95,21 @@ endif
 # the runs to make: all of the profile's, or those matching ONLY (make patterns, % = any)
 RUNS_SELECTED := $(if $(ONLY),$(filter $(addsuffix /final.json,$(addprefix $(RUNS_DIR)/,$(ONLY))),$(RUNS_$(PROFILE))),$(RUNS_$(PROFILE)))
 runs: $(RUNS_SELECTED)
-bench: $(RUNS_DIR)/bench_losses.json
+bench: $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json
 
 $(RUNS_DIR)/bench_losses.json: tests/bench_losses.py jepa_torus/losses.py | $(STAMP)
 	@mkdir -p $(@D)
 	$(RUN_PY) tests/bench_losses.py $(BENCH_ARGS_$(PROFILE)) --out $@
 
+# the topology instrument on known shapes: the paper's validation table
+$(RUNS_DIR)/bench_topology.json: tests/bench_topology.py jepa_torus/metrics.py jepa_torus/shapes.py | $(STAMP)
+	@mkdir -p $(@D)
+	OMP_NUM_THREADS=1 $(RUN_PY) tests/bench_topology.py --profile $(PROFILE) --out $@
+
 # The tables and macros (every number of the paper) come from the finished runs through
 # jepa_torus.report, without a notebook; macros.tex is written last, so it stands for all.
 TABLES := $(GEN)/macros.tex
-$(TABLES): $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/runs.py $(RUNS_DIR)/bench_losses.json paper/data/original_results.csv | $(STAMP)
+$(TABLES): $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/runs.py $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json paper/data/original_results.csv | $(STAMP)
 	$(RUN_PY) -m jepa_torus.report --profile $(PROFILE)
 
 # The notebooks only plot, from every finished run of the profile.
@@ -146,7 +151,7 @@ paper: $(STAMP) sysdeps
 	@echo "make paper PROFILE=$(PROFILE): done in $$(( ($$(date +%s) - $(PAPER_START)) / 60 )) min; paper/main.pdf, $(REPORTS)/index.html"
 
 # Every target is written atomically (complete or absent): never deleted on Ctrl-C.
-.PRECIOUS: $(RUNS_DIR)/bench_losses.json $(TABLES) $(REPORTS)/analyze.html $(REPORTS)/ablate.html \
+.PRECIOUS: $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json $(TABLES) $(REPORTS)/analyze.html $(REPORTS)/ablate.html \
 	$(REPORTS)/figures.html $(REPORTS)/index.html $(PDF) $(RUNS_DIR)/plan.mk
 
 # ---------------------------------------------------------------- Lean

@@ -57,7 +57,7 @@ def _is_prime(p: int) -> bool:
 # ----------------------------------------------------------------------------- recovery
 
 def recover_angles(points, n_landmarks: int = 200, prime: int = 47, seed=0, perc: float = 0.5,
-                   return_info: bool = False):
+                   return_info: bool = False, metric: str = "intrinsic"):
     """Two circular coordinates of a point cloud, in [0, 2pi), from persistent cohomology.
 
     Method (Scoccola, Gakhar, Bush, Schonsheck, Rask, Zhou, Perea, "Toroidal coordinates:
@@ -65,7 +65,12 @@ def recover_angles(points, n_landmarks: int = 200, prime: int = 47, seed=0, perc
     DREiMac's ``ToroidalCoords``:
 
     1. ``n_landmarks`` maxmin (furthest-point) landmarks; Vietoris-Rips persistent cohomology
-       of the landmarks in degree 1 with coefficients in Z/``prime`` (ripser).
+       of the landmarks in degree 1 with coefficients in Z/``prime`` (ripser), in ``metric``:
+       "intrinsic" (default; kNN-graph geodesics, ``metrics.distance_matrix``, the topology
+       instrument's metric, passed to DREiMac as a distance matrix) or "euclidean".  On
+       trained embeddings the chordal metric's short cuts kill the second class early
+       (measured: no chart on SIGReg's torus_world embeddings, which the intrinsic metric
+       charts).
     2. The two most persistent H1 classes (DREiMac sorts bars by death - birth, longest
        first; we pass ``cocycle_idxs=[0, 1]``).  Both must be persistent in DREiMac's
        standard sense (``standard_range=True``): there must be a Rips scale t with
@@ -152,7 +157,15 @@ def recover_angles(points, n_landmarks: int = 200, prime: int = 47, seed=0, perc
         ) from e
 
     perm = np.random.default_rng(seed).permutation(n)
-    tc = ToroidalCoords(x[perm], n_landmarks=int(n_landmarks), prime=int(prime), maxdim=1)
+    if metric == "intrinsic":
+        from .metrics import distance_matrix
+
+        dist = distance_matrix(x[perm], "intrinsic")
+        tc = ToroidalCoords(dist, n_landmarks=int(n_landmarks), distance_matrix=True, prime=int(prime), maxdim=1)
+    elif metric == "euclidean":
+        tc = ToroidalCoords(x[perm], n_landmarks=int(n_landmarks), prime=int(prime), maxdim=1)
+    else:
+        raise ValueError(f"metric must be 'intrinsic' or 'euclidean', got {metric!r}")
     h1 = np.asarray(tc.dgms_[1], dtype=np.float64)  # sorted by DREiMac, longest bar first
     if len(h1) < 2:
         raise ValueError(f"the landmark complex has {len(h1)} H1 class(es); two are needed for a torus")

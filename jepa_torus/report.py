@@ -56,8 +56,17 @@ METRICS = {
     "sgr": ("spectral_gap_ratio", 1, 2, "SGR"),
     "id": ("intrinsic_dimension_mle", 1, 1, "ID"),
     "tscore": ("torus_score", 1, 2, "Torus score"),
+    "tfrac": ("torus_fraction", 1, 1, "$(1,2,1)$ frac."),
     "circ": ("circular_decoding", 1, 2, "Circ.\\ $R^2$"),
+    "angles": ("label_free_angle", 1, 2, "Angles $|\\rho|$"),
 }
+CONTROL = ("torus_world", "raw_pixels")   # the instrument's positive control: a torus by construction
+
+
+def _derived(rec: dict) -> dict:
+    """Fields the tables read that final.json nests: the label-free angles' weaker correlation."""
+    angles = rec.get("label_free_angles")
+    return {**rec, "label_free_angle": angles["min_correlation"]} if isinstance(angles, dict) else rec
 
 
 @dataclass
@@ -84,7 +93,7 @@ class Stat:
 def summarize(records: list[dict]) -> dict:
     """(dataset, name) -> {metric key -> Stat over seeds, "betti" -> list of tuples}."""
     table: dict = {}
-    for rec in records:
+    for rec in map(_derived, records):
         row = table.setdefault((rec["dataset"], rec["name"]), {})
         for key, (field, *_rest) in METRICS.items():
             if field in rec and rec[field] is not None:
@@ -190,7 +199,8 @@ def ahead_of_all(summary: dict, dataset: str, names: list[str], refs: list[str],
 
 
 def recovers_torus(summary: dict, dataset: str, names: list[str]) -> list[str]:
-    """Configurations with significant Betti numbers (1, 2, 1) in more than half of their seeds."""
+    """Configurations whose modal signature over resamples is (1, 2, 1) in more than half of
+    their seeds."""
     out = []
     for n in names:
         tuples = summary.get((dataset, n), {}).get("betti")
@@ -366,7 +376,7 @@ def recovers_macros(summary: dict, dataset: str) -> list[str]:
 def best_macros(summary: dict, dataset: str) -> list[str]:
     """The entries of \\Best: per metric, the main configuration with the largest mean."""
     out = []
-    for metric in ("linear", "knn", "erank", "tscore", "circ"):
+    for metric in ("linear", "knn", "erank", "tscore", "circ", "angles"):
         cands = [(row[metric].mean, name) for (d, name), row in summary.items()
                  if d == dataset and name in MAIN and metric in row and not math.isnan(row[metric].mean)]
         if cands:
@@ -403,6 +413,101 @@ def margin_macros(summary: dict, dataset: str = "fashion_mnist") -> list[str]:
     return out
 
 
+def control_reads_torus(records: list[dict]) -> bool | None:
+    """Whether the instrument passes its control: every resample of raw torus_world pixels
+    reads (1, 2, 1) (None when the profile has no control run)."""
+    ctrl = [r for r in records if (r["dataset"], r["name"]) == CONTROL and "topology" in r]
+    return None if not ctrl else all(r["topology"]["torus_fraction"] == 1.0 for r in ctrl)
+
+
+def _signature(rec: dict, key: str = "topology") -> str:
+    top = rec[key]
+    modal = tuple(top["modal"])
+    agree = sum(tuple(s) == modal for s in top["signatures"])
+    return f"$({','.join(map(str, modal))})$ in {agree} of {len(top['signatures'])} resamples"
+
+
+def disagreements(summary: dict, dataset: str = "torus_world") -> list[str]:
+    """Configurations where decoding and intrinsic dimension say torus (circular R^2 >= 0.9,
+    MLE dimension <= 3) but the Betti numbers, in most seeds, do not."""
+    out = []
+    for name in MAIN + ["baseline_vicreg_random_init"]:
+        row = summary.get((dataset, name), {})
+        if {"circ", "id", "betti"} <= set(row) and row["circ"].mean >= 0.9 and row["id"].mean <= 3.0:
+            if 2 * row["betti"].count((1, 2, 1)) <= len(row["betti"]):
+                out.append(name)
+    return out
+
+
+def q2_macros(records: list[dict], summary: dict) -> list[str]:
+    """The Q2 prose, generated: \\ControlReading (the instrument on raw torus_world pixels, both
+    metrics), \\QtwoVerdict (a verdict on the embeddings only when the control reads a torus in
+    every resample; otherwise the sentence says the instrument failed its control) and
+    \\QtwoDisagree (where decoding and dimension say torus and the Betti numbers do not)."""
+    ctrl = next((r for r in records if (r["dataset"], r["name"]) == CONTROL and "topology" in r), None)
+    if ctrl is None:
+        return [_macro("ControlReading", "not measured in this profile"),
+                _macro("QtwoVerdict", "Without the instrument's control run, no verdict about the embeddings is drawn."),
+                _macro("QtwoDisagree", "")]
+    reading = f"{_signature(ctrl)} under the intrinsic metric"
+    if "topology_euclidean" in ctrl:
+        reading += f" and {_signature(ctrl, 'topology_euclidean')} under the Euclidean one"
+    found = recovers_torus(summary, "torus_world", MAIN)
+    if control_reads_torus(records):
+        verdict = (f"The instrument passes its control, so its readings of the embeddings count: the "
+                   f"configurations whose modal signature is $(1,2,1)$ in most seeds are {listing(found)}"
+                   + (f", {len(found)} of {len([n for n in MAIN if ('torus_world', n) in summary])}." if found else "."))
+    else:
+        verdict = ("The instrument failed its control (raw \\tw{} pixels, a torus by construction, did not read "
+                   "$(1,2,1)$ in every resample), so no conclusion about the embeddings' topology is drawn from it.")
+    odd = disagreements(summary)
+    disagree = ("Decoding ($R^2\\ge0.9$) and intrinsic dimension ($\\le3$) say torus while the Betti numbers, in most "
+                f"seeds, do not for: {listing(odd)}; there the two kinds of evidence disagree, and the table shows both."
+                if odd else "Where decoding and intrinsic dimension say torus, the Betti numbers agree.")
+    return [_macro("ControlReading", reading), _macro("QtwoVerdict", verdict), _macro("QtwoDisagree", disagree)]
+
+
+def validation_rows(profile: str) -> list[dict]:
+    path = runs.RUNS / profile / "bench_topology.json"
+    return json.loads(path.read_text())["rows"] if path.exists() else []
+
+
+def validation_macros(profile: str) -> list[str]:
+    """\\ValidationRight{intrinsic|euclidean}: how many shapes of the bank the instrument reads
+    right (modal signature); \\ValidationMisses: the intrinsic metric's misses, named;
+    \\TopologySeconds: the default instrument's seconds on 1000 points in R^256."""
+    rows = validation_rows(profile)
+    if not rows:
+        return [_macro("ValidationRightIntrinsic", "--"), _macro("ValidationRightEuclidean", "--"),
+                _macro("ValidationMisses", "(the validation benchmark has not run in this profile)"),
+                _macro("TopologySeconds", "--")]
+    right = {m: sum(r[m]["modal"] == r["expected"] for r in rows) for m in ("intrinsic", "euclidean")}
+    misses = [f"{r['shape'].replace('_', ' ')} (reads $({','.join(map(str, r['intrinsic']['modal']))})$)"
+              for r in rows if r["intrinsic"]["modal"] != r["expected"]]
+    cost = json.loads((runs.RUNS / profile / "bench_topology.json").read_text())["cost"][0]
+    return [_macro("ValidationRightIntrinsic", f"{right['intrinsic']} of {len(rows)}"),
+            _macro("ValidationRightEuclidean", f"{right['euclidean']} of {len(rows)}"),
+            _macro("ValidationMisses", ", ".join(misses) if misses else "none"),
+            _macro("TopologySeconds", f"{cost['seconds']:.0f}")]
+
+
+def validation_table(profile: str) -> str:
+    """The instrument on the known-shape bank: expected, found (modal) with the fraction of
+    resamples that give the expected signature, per metric, and the torus score."""
+    rows = validation_rows(profile)
+
+    def sig(v) -> str:
+        return "(" + ",".join(map(str, v[:3])) + ")"
+
+    body = [[r["shape"].replace("_", " "), sig(r["expected"]),
+             f"{sig(r['intrinsic']['modal'])} {r['intrinsic']['right']:.1f}", f"{r['intrinsic']['score']:.2f}",
+             f"{sig(r['euclidean']['modal'])} {r['euclidean']['right']:.1f}", f"{r['euclidean']['score']:.2f}"]
+            for r in rows]
+    if not body:
+        return "(the validation benchmark has not run in this profile)\n"
+    return tabular(["Shape", "Expected", "Intrinsic", "TS", "Euclidean", "TS"], body, "llcccc")
+
+
 def cost_macros(profile: str) -> list[str]:
     """Loss cost at the largest benchmarked D (runs/<profile>/bench_losses.json), in ms:
     \\CostDim, \\CostVICReg, \\CostSIGReg (M=1024), \\CostToroidal."""
@@ -420,7 +525,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
     datasets = sorted({d for d, _ in summary})
     lines = ["% generated by jepa_torus.report; do not edit"]
     lines += profile_macros(profile, records) + baseline_macros(summary) + stage_macros(profile)
-    lines += margin_macros(summary) + cost_macros(profile)
+    lines += margin_macros(summary) + cost_macros(profile) + q2_macros(records, summary) + validation_macros(profile)
     lines += [lookup_command("R"), lookup_command("Best")] + result_macros(summary)
     lines += [lookup_command(c) for c in ("Cmp", "Diff", "Ahead", "Recovers")] + comparison_macros(summary)
     for dataset in datasets:
@@ -447,14 +552,16 @@ def torus_weight_table(summary: dict) -> str:
                         first="$\\lambda_T$", labels={n: f"{w:g}" for w, n in names.items()})
 
 
-def tables(records: list[dict], summary: dict) -> dict[str, str]:
+def tables(records: list[dict], summary: dict, profile: str) -> dict[str, str]:
     """name -> text of every table file (paper/generated/<profile>/<name>.tex) but macros.tex."""
     full = ["linear", "knn", "erank", "betti", "sgr", "id", "tscore"]
+    torus = ["linear", "knn", "betti", "tfrac", "tscore", "id", "circ", "angles"]
     grid = {"baseline_vicreg": "VICReg ($W{=}1$)",
             **{f"toroidal_N{n}": f"$N{{=}}{n}$, $\\lambda_1={spectral_gap(n):.3f}$" for n in (8, 12, 16)}}
     return {
         "table_main_fmnist": metric_table(summary, "fashion_mnist", MAIN, full),
-        "table_main_torus": metric_table(summary, "torus_world", MAIN, full + ["circ"]),
+        "table_main_torus": metric_table(summary, "torus_world", MAIN + ["raw_pixels", "baseline_vicreg_random_init"], torus),
+        "table_topology_validation": validation_table(profile),
         "table_ablation_torus_weight": torus_weight_table(summary),
         "table_ablation_grid": metric_table(summary, "torus_world", list(grid), ["linear", "knn", "erank", "tscore", "circ"],
                                             first="Grid", labels=grid),
@@ -475,7 +582,7 @@ def write_generated(profile: str, records: list[dict] | None = None, out: Path |
     summary = summarize(records)
     out = GENERATED / profile if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = {**tables(records, summary), "macros": macros(profile, records, summary)}
+    files = {**tables(records, summary, profile), "macros": macros(profile, records, summary)}
     for name, text in files.items():
         atomic_write_text(out / f"{name}.tex", text)
     return out

@@ -196,7 +196,7 @@ def test_report_command_writes_tables_and_macros_without_a_kernel(tmp_path, monk
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"{n}.tex" for n in ("macros", "metrics_protocol", "table_ablation_grid", "table_ablation_torus_weight",
                               "table_ablation_predictor", "table_baselines", "table_main_fmnist", "table_main_torus",
-                              "table_original")])
+                              "table_original", "table_topology_validation")])
 
 
 def test_torus_weight_table_puts_the_main_run_at_weight_one():
@@ -205,3 +205,50 @@ def test_torus_weight_table_puts_the_main_run_at_weight_one():
     summary = {("torus_world", n): {"linear": Stat([w / 100])} for w, n in zip(weights, names)}
     rows = [line.split(" & ")[:2] for line in report.torus_weight_table(summary).splitlines() if " & " in line][1:]
     assert rows == [["0.01", "0.0"], ["0.1", "0.1"], ["1", "1.0"], ["10", "10.0"]]
+
+
+def _control(fraction: float, signatures) -> dict:
+    return {"dataset": "torus_world", "name": "raw_pixels", "seed": 0, "betti": list(signatures[0]),
+            "topology": {"torus_fraction": fraction, "modal": list(signatures[0]), "signatures": [list(t) for t in signatures]},
+            "topology_euclidean": {"torus_fraction": 0.0, "modal": [1, 9, 1], "signatures": [[1, 9, 1]] * 5}}
+
+
+def _macro_text(lines: list[str], name: str) -> str:
+    line = next(x for x in lines if x.startswith(f"\\newcommand{{\\{name}}}"))
+    return line[len(f"\\newcommand{{\\{name}}}{{"):-1]
+
+
+def test_q2_verdict_is_written_only_when_the_control_reads_a_torus():
+    runs_ = [{"dataset": "torus_world", "name": "toroidal_N12", "seed": s, "betti": [1, 2, 1], "circular_decoding": 1.0,
+              "intrinsic_dimension_mle": 2.2} for s in range(3)]
+    runs_ += [{"dataset": "torus_world", "name": "baseline_sigreg", "seed": s, "betti": [1, 1, 0], "circular_decoding": 0.99,
+               "intrinsic_dimension_mle": 2.3} for s in range(3)]
+    good = runs_ + [_control(1.0, [(1, 2, 1)] * 5)]
+    lines = report.q2_macros(good, report.summarize(good))
+    assert "(1,2,1)$ in 5 of 5 resamples under the intrinsic metric" in _macro_text(lines, "ControlReading")
+    assert "(1,9,1)$ in 5 of 5 resamples under the Euclidean" in _macro_text(lines, "ControlReading")
+    verdict = _macro_text(lines, "QtwoVerdict")
+    assert "passes its control" in verdict and "Toroidal $N{=}12$" in verdict and "SIGReg" not in verdict
+    # decoding and dimension say torus for SIGReg, its Betti numbers do not: the paper says so
+    assert "SIGReg" in _macro_text(lines, "QtwoDisagree")
+    bad = runs_ + [_control(0.8, [(1, 2, 1)] * 4 + [(1, 3, 1)])]
+    failed = _macro_text(report.q2_macros(bad, report.summarize(bad)), "QtwoVerdict")
+    assert "failed its control" in failed and "Toroidal" not in failed
+
+
+def test_validation_table_and_macros_come_from_the_benchmark_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS", tmp_path)
+    (tmp_path / "cpu").mkdir()
+    rows = [{"shape": "clifford_torus", "expected": [1, 2, 1],
+             "intrinsic": {"modal": [1, 2, 1], "right": 1.0, "score": 0.7},
+             "euclidean": {"modal": [1, 2, 1], "right": 0.8, "score": 0.6}},
+            {"shape": "anisotropic_torus_1to4", "expected": [1, 2, 1],
+             "intrinsic": {"modal": [1, 1, 0], "right": 0.0, "score": 0.0},
+             "euclidean": {"modal": [1, 1, 0], "right": 0.0, "score": 0.0}}]
+    (tmp_path / "cpu" / "bench_topology.json").write_text(json.dumps({"rows": rows, "cost": [{"seconds": 6.2}]}))
+    table = report.validation_table("cpu")
+    assert "clifford torus & (1,2,1) & (1,2,1) 1.0 & 0.70 & (1,2,1) 0.8 & 0.60" in table
+    lines = report.validation_macros("cpu")
+    assert _macro_text(lines, "ValidationRightIntrinsic") == "1 of 2"
+    assert "anisotropic torus 1to4 (reads $(1,1,0)$)" == _macro_text(lines, "ValidationMisses")
+    assert _macro_text(lines, "TopologySeconds") == "6"

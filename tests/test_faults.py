@@ -52,8 +52,15 @@ def log_lines(run):
     return [{k: v for k, v in json.loads(x).items() if k not in TIMING} for x in (Path(run) / "metrics.jsonl").read_text().splitlines()]
 
 
+def untimed(x):
+    """x without its wall-clock entries, at any depth (metrics.evaluate nests "seconds")."""
+    if isinstance(x, dict):
+        return {k: untimed(v) for k, v in x.items() if k not in TIMING}
+    return [untimed(v) for v in x] if isinstance(x, list) else x
+
+
 def final(run):
-    return {k: v for k, v in json.loads((Path(run) / "final.json").read_text()).items() if k not in TIMING}
+    return untimed(json.loads((Path(run) / "final.json").read_text()))
 
 
 def assert_same_run(a, b):

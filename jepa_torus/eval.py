@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from .config import DEVICE
     from .data import DataError
-    from .files import CheckpointError, OutputError, check_writable
+    from .files import CheckpointError, OutputError, check_writable, checkpoint_file
 
     out = Path(args.out or Path(args.checkpoint).with_name("eval.json"))
     try:
@@ -175,6 +175,7 @@ def main(argv=None) -> int:
         index = torch.device(args.device).index if args.device.startswith("cuda:") else None
         if index is not None and index >= torch.cuda.device_count():
             raise ConfigError(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        checkpoint_file(args.checkpoint)  # a folder or a device: named before the output is looked at
         check_writable(out)  # before minutes of evaluation, not after
         result = evaluate_checkpoint(args.checkpoint, analysis=args.analysis, device=args.device)
     except (CheckpointError, ConfigError, DataError, OutputError) as e:

@@ -219,18 +219,26 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {first}"
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Verify the checksum, then torch.load with weights_only=True (no code execution).
-    A missing file is a FileNotFoundError; a folder, a device or an unreadable file, a
-    damaged or foreign one, a CheckpointError naming the path."""
-    import torch
-
+def checkpoint_file(path) -> Path:
+    """``path`` if it can be a checkpoint: a folder or a device, pipe or socket is a
+    CheckpointError naming it (reading a pipe would block); a missing file is left to the
+    reader (FileNotFoundError)."""
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file; pass the checkpoint in it "
                               f"({path / 'last.pt'})")
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
         raise CheckpointError(f"{path} is not a regular file (a device, a pipe or a socket); pass a checkpoint file")
+    return path
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Verify the checksum, then torch.load with weights_only=True (no code execution).
+    A missing file is a FileNotFoundError; a folder, a device or an unreadable file, a
+    damaged or foreign one, a CheckpointError naming the path."""
+    import torch
+
+    path = checkpoint_file(path)
     try:
         blob = path.read_bytes()  # FileNotFoundError passes through
     except FileNotFoundError:

@@ -42,9 +42,12 @@ from pathlib import Path
 
 import yaml
 
-from .runs import REPO
+from .runs import SOURCE, _is_checkout
 
-PROFILES_FILE = REPO / "configs" / "profiles.yaml"
+# The experiment configs: configs/ of the source checkout, else the copy shipped as package
+# data (jepa_torus/configs, pyproject.toml) when the package was installed without -e.
+CONFIGS = SOURCE / "configs" if _is_checkout(SOURCE) else Path(__file__).resolve().parent / "configs"
+PROFILES_FILE = CONFIGS / "profiles.yaml"
 PROFILE_NAMES = ("smoke", "cpu", "gpu")   # configs/profiles.yaml has one section each (tested)
 
 # Short names for the keys used most on the command line.  ``lambda_torus`` is the original
@@ -283,6 +286,17 @@ def merge(cfg: dict, layer: dict) -> dict:
     return out
 
 
+def config_file(path) -> Path:
+    """An experiment config as given (a path from the working directory), else the shipped one
+    of that name: ``toroidal_N12``, ``toroidal_N12.yaml`` or ``configs/toroidal_N12.yaml``
+    from any working directory; a name that is neither stays as given (read_yaml says so)."""
+    path = Path(path)
+    if path.exists() or path.is_absolute() or path.parent not in (Path("."), Path("configs")):
+        return path
+    shipped = CONFIGS / (path.name if path.suffix else path.name + ".yaml")
+    return shipped if shipped.is_file() else path
+
+
 def read_yaml(path) -> dict:
     path = Path(path)
     if path.is_dir():
@@ -306,6 +320,8 @@ def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = Non
     """The full config of a run (see the module docstring for the order), validated."""
     if profile not in PROFILE_NAMES:
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+    if config_path:
+        config_path = config_file(config_path)
     experiment = read_yaml(config_path) if config_path else {}
     exp_profiles = experiment.pop("profiles", {}) or {}
     if not isinstance(exp_profiles, dict):
@@ -321,7 +337,10 @@ def resolve(config_path=None, profile: str = "cpu", overrides: dict | None = Non
         raise ConfigError(f"the command line: {e}") from None
     dataset = (_dig(overrides, "data", "dataset") or _dig(exp_profiles, profile, "data", "dataset")
                or _dig(experiment, "data", "dataset") or DataConfig.dataset)
-    profiles = read_yaml(PROFILES_FILE) if PROFILES_FILE.exists() else {}
+    if not PROFILES_FILE.is_file():  # never a silent fallback to the defaults (10 epochs, every image)
+        raise ConfigError(f"the profiles file {PROFILES_FILE} is missing, so profile {profile!r} cannot be "
+                          f"applied; reinstall the package (it ships configs/) or run from the repository")
+    profiles = read_yaml(PROFILES_FILE)
     cfg = Config().to_dict()
     cfg["run"].update(name=Path(config_path).stem if config_path else "default", profile=profile)
     if not isinstance(dataset, str):

@@ -22,7 +22,18 @@ import yaml
 
 from .files import read_jsonl
 
-REPO = Path(__file__).resolve().parent.parent   # the repository (runs/, reports/, paper/ live here)
+SOURCE = Path(__file__).resolve().parent.parent   # the folder that holds the package
+
+
+def _is_checkout(folder: Path) -> bool:
+    """A source checkout (pyproject.toml and configs/ beside the package), not site-packages."""
+    return (folder / "pyproject.toml").is_file() and (folder / "configs" / "profiles.yaml").is_file()
+
+
+# The repository (runs/, reports/, paper/ live here).  Installed without its sources
+# (pip install ., not -e), the package lives in site-packages: its outputs then go under the
+# working directory at import time, never into site-packages.
+REPO = SOURCE if _is_checkout(SOURCE) else Path.cwd().resolve()
 RUNS = REPO / "runs"
 
 CONFIG, PROVENANCE, METRICS, FINAL, FEATURES = "config.yaml", "provenance.json", "metrics.jsonl", "final.json", "features.npz"

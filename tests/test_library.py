@@ -29,6 +29,15 @@ def test_version_matches_pyproject():
     assert jepa_torus.__version__ == version
 
 
+def test_license_and_citation_agree_with_pyproject():
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'license = { text = "MIT" }' in text
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT"
+    assert cff["version"] == jepa_torus.__version__ and cff["title"] and cff["authors"]
+
+
 def test_reexports_resolve_lazily():
     code = ("import sys, jepa_torus as jt; assert 'jepa_torus.metrics' not in sys.modules; "
             "names = [n for n in jt.__all__ if n != '__version__']; [getattr(jt, n) for n in names]; "

@@ -473,7 +473,11 @@ class JEPA(nn.Module):
         h = self.encoder(x)             # (B, F)
         out = {"h": h, "z": self.projector(h)}  # z: (B, D)
         if self.torus_head is not None:
-            out["angles"] = self.torus_head(h)  # (B, 2)
+            if torch.is_autocast_enabled(h.device.type):  # bf16 would round the angles to ~0.01 rad: fp32
+                with torch.autocast(h.device.type, enabled=False):
+                    out["angles"] = self.torus_head(h.float())
+            else:
+                out["angles"] = self.torus_head(h)  # (B, 2)
         return out
 
     def predict(self, z):               # (B, D) -> (B, D)

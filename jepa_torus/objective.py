@@ -92,13 +92,26 @@ class Objective(nn.Module):
 
     def forward(self, model, target, v1, v2) -> dict:
         o1, o2 = model(v1), model(v2)   # model may be DDP-wrapped; predict() lives on the bare net
-        if target is None and not self.predicts:
+        if target is not None:
+            with torch.no_grad():
+                t1, t2 = target(v1)["z"], target(v2)["z"]
+        if not torch.is_autocast_enabled(v1.device.type):
+            return self._parts(model, o1, o2, *((t1, t2) if target is not None else (None, None)))
+        # Under bf16 autocast (train.py, CUDA) only the networks above ran in bf16: the
+        # losses (covariances, SIGReg's characteristic functions, the torus Laplacian's
+        # quadratic form), the predictor (the leapfrog integrator runs in fp32 anyway) and
+        # the floors take fp32 copies of the outputs and run with autocast off.
+        o1, o2 = ({k: v.float() for k, v in o.items()} for o in (o1, o2))
+        targets = (t1.float(), t2.float()) if target is not None else (None, None)
+        with torch.autocast(v1.device.type, enabled=False):
+            return self._parts(model, o1, o2, *targets)
+
+    def _parts(self, model, o1, o2, t1, t2) -> dict:
+        """The loss's parts from the networks' outputs (and the target's embeddings, or None)."""
+        if t1 is None and not self.predicts:
             parts = dict(self.loss(o1["z"], o2["z"]))  # symmetric already: no prediction step
         else:
-            if target is not None:
-                with torch.no_grad():
-                    t1, t2 = target(v1)["z"], target(v2)["z"]
-            else:
+            if t1 is None:
                 t1, t2 = o1["z"], o2["z"]
             net = unwrap(model)
             a = self.loss(net.predict(o1["z"]), t2)

@@ -14,7 +14,17 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 PROFILE ?= cpu
-JOBS ?= 2
+# the visible GPUs (CUDA_VISIBLE_DEVICES, else nvidia-smi): PROFILE=gpu runs one run per GPU at a
+# time, make -j<GPUs>, each run taking a free GPU itself (jepa_torus/gpus.py); other profiles 2 jobs
+GPUS = $(shell if [ -n "$${CUDA_VISIBLE_DEVICES+x}" ]; then echo "$$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c .; \
+  else nvidia-smi -L 2>/dev/null | grep -c '^GPU'; fi)
+JOBS ?= $(if $(filter gpu,$(PROFILE)),$(or $(filter-out 0,$(GPUS)),1),2)
+# make paper PROFILE=gpu prints the estimate first (runs, images, device-hours: jepa_torus/estimate.py)
+# and stops there when the runs still to do need more than CONFIRM_HOURS device-hours, unless CONFIRM=1
+CONFIRM ?=
+CONFIRM_HOURS ?= 8
+ESTIMATE = $(if $(filter gpu,$(PROFILE)),$(PY) -m jepa_torus.plan estimate --profile $(PROFILE) --gpus $(sort 1 $(JOBS)) \
+  --confirm-above $(CONFIRM_HOURS) $(if $(CONFIRM),--confirmed),@true)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -143,6 +153,7 @@ PAPER_START := $(if $(filter paper,$(MAKECMDGOALS)),$(shell date +%s))
 # `make paper` uses JOBS cores for the runs by itself (make -j$(JOBS) runs).  One step per
 # line: under -n make runs the lines that call $(MAKE) (themselves dry) and only prints the rest.
 paper: $(STAMP) sysdeps
+	$(ESTIMATE)
 	@$(MAKE) --no-print-directory -j$(JOBS) runs bench
 	@$(MAKE) --no-print-directory -j$(JOBS) reports
 	@$(MAKE) --no-print-directory $(PDF)

@@ -4,6 +4,7 @@
     python -m jepa_torus.plan makefile --profile cpu    # make rules (runs/<profile>/plan.mk)
     python -m jepa_torus.plan run --profile cpu --run torus_world/toroidal_N12/seed0
     python -m jepa_torus.plan notebook NAME --profile cpu   # analyze | ablate | figures
+    python -m jepa_torus.plan estimate --profile gpu    # runs, images, device-hours (jepa_torus.estimate)
 
     python -m jepa_torus.plan exec -m jepa_torus.report --profile cpu   # any module or script,
     python -m jepa_torus.plan exec tests/bench_losses.py --out x.json  # as make runs them
@@ -213,7 +214,10 @@ def run_one(profile: str, run_id: str) -> None:
     report = runs.REPO / "reports" / profile / "runs" / (r.id.replace("/", "__") + ".ipynb")
     params = {"config": f"configs/{r.config}.yaml", "profile": profile,
               "overrides": json.dumps(r.override_dict()), "output_dir": str(r.dir(profile).relative_to(runs.REPO))}
-    execute_notebook("train", report, params, profile, f"run:{r.id}")
+    from .gpus import claim_gpu
+
+    with claim_gpu(what=r.id):  # make -j<GPUs>: one GPU per run (jepa_torus/gpus.py); no-op on a CPU
+        execute_notebook("train", report, params, profile, f"run:{r.id}")
 
 
 def run_notebook(name: str, profile: str) -> None:
@@ -285,6 +289,10 @@ def main(argv=None) -> int:
     try:
         if argv[:1] == ["exec"]:
             return run_target(argv[1:])
+        if argv[:1] == ["estimate"]:  # runs, images and device-hours before starting (jepa_torus/estimate.py)
+            from .estimate import main as estimate
+
+            return estimate(argv[1:])
         return _main(argv)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -304,7 +312,7 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m jepa_torus.plan", description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=["list", "makefile", "run", "notebook", "index", "exec"])
+    p.add_argument("command", choices=["list", "makefile", "run", "notebook", "index", "exec", "estimate"])
     p.add_argument("name", nargs="?", help="notebook name for `notebook`")
     p.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     p.add_argument("--run", help="run id (dataset/name/seedK) for `run`")
@@ -321,6 +329,10 @@ def _main(argv) -> int:
         run_one(a.profile, a.run)
     elif a.command == "notebook":
         run_notebook(a.name, a.profile)
+    elif a.command == "estimate":  # reached with options before the command; its own options: `estimate --help`
+        from .estimate import main as estimate
+
+        return estimate(["--profile", a.profile])
     else:
         print(write_index(a.profile))
     return 0

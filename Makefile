@@ -1,7 +1,7 @@
 # jepa-torus: the experiment graph.  `make test` and `make paper` install what they need.
 #
 #   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
-#   make runs | bench | tables | figures | reports | lean | clean
+#   make runs | bench | tables | figures | reports | run-reports | lean | clean
 #   ONLY='torus_world/%/seed0 ...'   make only these runs (tables and notebooks read every finished run)
 #
 # Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
@@ -43,7 +43,7 @@ RUN_PY := $(PY) -m jepa_torus.plan exec
 # `make -n`: the first word of MAKEFLAGS holds the one-letter flags
 DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 
-.PHONY: help test paper runs bench tables figures reports lean clean clean-all sysdeps texdeps
+.PHONY: help test paper runs bench tables figures reports run-reports lean clean clean-all sysdeps texdeps
 help:
 	@sed -n '2,8p' Makefile
 
@@ -134,8 +134,12 @@ $(REPORTS)/figures.html: notebooks/figures.ipynb $(NB_DEPS) $(RUNS_DIR)/bench_lo
 tables: $(TABLES)
 figures: $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html
 reports: $(REPORTS)/index.html
-$(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)/figures.html
+$(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)/figures.html jepa_torus/site.py
 	$(PY) -m jepa_torus.plan index --profile $(PROFILE)
+# the per-run reports (git-ignored, ~0.5 MB each), rendered from the finished runs on demand,
+# seconds each (a finished run is not retrained); their index: $(REPORTS)/runs/index.html
+run-reports: $(STAMP)
+	$(PY) -m jepa_torus.site runs --profile $(PROFILE)
 
 # ---------------------------------------------------------------- paper
 # LaTeX writes its PDF in place: build under another name and rename, so a killed build

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import runs
 from .config import PROFILE_NAMES
-from .files import OutputError, append_line, atomic_write_text, ensure_dir, open_append, read_jsonl
+from .files import OutputError, append_line, ensure_dir, open_append, read_jsonl
 
 # The main comparison (paper Table 1): every regulariser and predictor, same encoder.
 MAIN = ["baseline_vicreg", "baseline_sigreg", "hybrid", "toroidal_N8", "toroidal_N12", "toroidal_N16",
@@ -150,10 +150,7 @@ def _record_time(profile: str, stage: str, seconds: float) -> None:
 
 def execute_notebook(name: str, report: Path, parameters: dict, profile: str, stage: str) -> None:
     """papermill notebooks/<name>.ipynb -> report (.ipynb), then an HTML rendering beside it."""
-    import nbformat
     import papermill as pm
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
 
     ensure_dir(report.parent)
     t0 = time.time()
@@ -178,10 +175,9 @@ def execute_notebook(name: str, report: Path, parameters: dict, profile: str, st
         partial.replace(report)
     except OSError as e:
         raise OutputError(e.errno, f"could not write {report} (rename failed: {e.strerror or e})") from None
-    # the bootstrap cell (clone/install, chdir) is for Colab users, not for readers of a report
-    hide = Config({"TagRemovePreprocessor": {"enabled": True, "remove_cell_tags": ["bootstrap"]}})
-    html, _ = HTMLExporter(config=hide).from_notebook_node(nbformat.read(report, as_version=4))
-    atomic_write_text(report.with_suffix(".html"), html)  # the make target: written last, atomically
+    from .site import export_html
+
+    export_html(report)  # the make target, written last: no bootstrap cell, no TeX that needs a CDN
     _record_time(profile, stage, time.time() - t0)
 
 
@@ -227,21 +223,10 @@ def run_notebook(name: str, profile: str) -> None:
 
 
 def write_index(profile: str) -> Path:
-    """reports/<profile>/index.html linking every HTML report."""
-    root = runs.REPO / "reports" / profile
-    items = sorted(p.relative_to(root) for p in root.rglob("*.html") if p.name != "index.html")
-    timings = stage_seconds(profile)
-    rows = []
-    for p in items:
-        stage = p.stem if p.parent == Path(".") else "run:" + p.stem.replace("__", "/")
-        sec = timings.get(stage)
-        rows.append(f'<li><a href="{p}">{p.stem.replace("__", " / ")}</a>'
-                    + (f" <small>({sec / 60:.1f} min)</small>" if sec else "") + "</li>")
-    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>jepa-torus reports ({profile})</title></head>"
-            f"<body><h1>jepa-torus: executed notebooks, profile <code>{profile}</code></h1>"
-            f"<p>Paper: <a href='../../paper/main.pdf'>paper/main.pdf</a></p><ul>{''.join(rows)}</ul></body></html>")
-    atomic_write_text(root / "index.html", html)
-    return root / "index.html"
+    """reports/<profile>/index.html: the main results and the reports that exist (jepa_torus.site)."""
+    from .site import write_index
+
+    return write_index(profile)
 
 
 INTERRUPTED = ("interrupted: every finished run (its final.json), table and report is kept, and an unfinished run "

@@ -85,9 +85,10 @@ class Stat:
     def sd(self) -> float:
         return statistics.stdev(self.values) if self.n > 1 else float("nan")
 
-    def fmt(self, scale: float, decimals: int) -> str:
+    def fmt(self, scale: float, decimals: int, pm: str = "$\\pm$") -> str:
+        """"97.3 $\\pm$ 0.4" (mean and sd over seeds) for LaTeX; pm="±" for HTML and notebooks."""
         m = f"{self.mean * scale:.{decimals}f}"
-        return m if self.n < 2 else f"{m} $\\pm$ {self.sd * scale:.{decimals}f}"
+        return m if self.n < 2 else f"{m} {pm} {self.sd * scale:.{decimals}f}"
 
 
 def summarize(records: list[dict]) -> dict:
@@ -119,13 +120,14 @@ def fmt_betti(tuples: list) -> str:
     return s if len(tuples) == 1 else f"{s} {tuples.count(best)}/{len(tuples)}"
 
 
-def cell(row: dict, metric: str) -> str:
+def cell(row: dict, metric: str, pm: str = "$\\pm$") -> str:
+    """A table cell: TeX by default; pm="±" gives plain text (reports read offline, no MathJax)."""
     if metric not in row:
         return "--"
     if metric == "betti":
         return fmt_betti(row["betti"])
     _, scale, dec, _ = METRICS[metric]
-    return row[metric].fmt(scale, dec)
+    return row[metric].fmt(scale, dec, pm)
 
 
 def tabular(header: list[str], rows: list[list[str]], align: str | None = None) -> str:

@@ -347,15 +347,20 @@ def _h0_merges(dist: np.ndarray, landmarks: np.ndarray, min_fraction: float) -> 
 
 def _rips(lm_dist: np.ndarray, maxdim: int, coeff: int, cut: float):
     """Rips diagrams of a landmark distance matrix.  ripser runs with the threshold
-    ``cut`` x the largest distance (its cost falls steeply with the threshold); if any
-    H_k bar, k >= 1, is still alive at the cut, the diagrams are recomputed without it, so
-    the result is always exact.  Returns (diagrams, whether the fallback ran)."""
+    ``cut`` x the largest distance (its cost falls steeply with the threshold) and the
+    diagrams are recomputed without it when the cut could have changed them: when an H_k
+    bar, k >= 1, is still alive at the cut, or when the complex at the cut is not yet
+    connected (more than one infinite H0 bar: in high dimensions every distance can exceed
+    the cut).  Bars born above the cut in a complex already connected below it are not
+    searched for; on every shape of the validation bank the cut changed no diagram (tested
+    against the uncut ones).  Returns (diagrams, whether the fallback ran)."""
     from ripser import ripser
 
     top = float(lm_dist.max())
     if 0 < cut < 1:
         dgms = ripser(lm_dist, maxdim=maxdim, coeff=coeff, distance_matrix=True, thresh=cut * top)["dgms"]
-        if not any(np.isinf(d[:, 1]).any() for d in dgms[1:]):
+        connected = np.isinf(dgms[0][:, 1]).sum() <= 1
+        if connected and not any(np.isinf(d[:, 1]).any() for d in dgms[1:]):
             return [np.asarray(d, dtype=float) for d in dgms], False
     dgms = ripser(lm_dist, maxdim=maxdim, coeff=coeff, distance_matrix=True)["dgms"]
     return [np.asarray(d, dtype=float) for d in dgms], 0 < cut < 1
@@ -427,7 +432,10 @@ def null_thresholds(points, n_points: int | None = None, maxdim: int = 2, n_land
         life = _features(draw(rng, n), metric, k, maxdim, n_landmarks, coeff, min_component, cut)[3]
         null_longest[i] = [v.max() if len(v) else 0.0 for v in life]
     floor = null_longest.max(axis=0)
-    thresholds = margin * np.r_[floor[0], np.full(maxdim, floor[1:].max() if maxdim else 0.0)]
+    # H_k, k >= 2, never below half the H1 floor: a planar null has almost no H2 while planar
+    # data has tiny Rips H2 artefacts, so a bare per-degree floor would count them
+    higher = [max(floor[d], 0.5 * floor[1]) for d in range(2, maxdim + 1)]
+    thresholds = margin * np.r_[floor[0], floor[1:2], higher]
     return thresholds, null_longest
 
 
@@ -458,10 +466,11 @@ def persistence(
     3. Draw `n_null` structureless clouds of the same size (default: the Gaussian with the
        data's mean and covariance), run step 2 on each, and record the longest bar per
        dimension.  A feature of the data is significant when its lifetime exceeds `margin`
-       times the longest null bar: in H0 the longest null H0 bar; in H_k, k >= 1, the
-       longest null bar over H1..H_maxdim (pooled because random clouds have shorter bars
-       in higher dimensions, and a planar null has no H2 at all while planar data has tiny
-       Rips H2 artefacts: a per-dimension floor would count them).
+       times a floor: in H0 and H1 the longest null bar of that degree; in H_k, k >= 2, the
+       longest null bar of that degree but never less than half the H1 floor (a planar null
+       has almost no H2 while planar data has tiny Rips H2 artefacts, so a bare per-degree
+       floor would count them; pooling H2 with H1, as the first version did, missed the
+       void of ring and 1:2 tori, whose void is shorter-lived than the null's loops).
     4. b0 = 1 + significant H0 merges; b_k = significant H_k bars.
 
     After Gardner et al.'s (2022) shuffle control, with a Gaussian null (shuffling keeps
@@ -512,8 +521,13 @@ def torus_margin(res: Persistence) -> float:
         v = res.lifetimes(dim)
         return float(v[i]) if len(v) > i else 0.0
 
-    ratios = [life(1, 1) / th[1], life(2, 0) / th[2]]
-    ratios += [th[1] / max(life(1, 2), 1e-300), th[2] / max(life(2, 1), 1e-300), th[0] / max(life(0, 0), 1e-300)]
+    def over(value: float, threshold: float) -> float:   # > 1 when value exceeds threshold (0/0 is not)
+        return value / threshold if threshold > 0 else (math.inf if value > 0 else 0.0)
+
+    ratios = [over(life(1, 1), th[1]), over(life(2, 0), th[2])]
+    ratios += [over(th[1], life(1, 2)) if life(1, 2) > 0 else math.inf,   # an absent bar is below any threshold
+               over(th[2], life(2, 1)) if life(2, 1) > 0 else math.inf,
+               over(th[0], life(0, 0)) if life(0, 0) > 0 else math.inf]
     return float(min(ratios))
 
 

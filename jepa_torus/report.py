@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import runs
 from .augment import augment_for
-from .files import atomic_write_bytes, atomic_write_text
+from .files import OutputError, atomic_write_bytes, atomic_write_text, ensure_dir
 from .geometry import spectral_gap
 from .plan import DATASET_KEYS, MAIN, PROFILES, TORUS_WEIGHTS, stage_seconds, torus_weight_run
 from .runs import REPO
@@ -583,7 +583,7 @@ def write_generated(profile: str, records: list[dict] | None = None, out: Path |
     records = runs.finished(profile) if records is None else records
     summary = summarize(records)
     out = GENERATED / profile if out is None else Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     files = {**tables(records, summary, profile), "macros": macros(profile, records, summary)}
     for name, text in files.items():
         atomic_write_text(out / f"{name}.tex", text)
@@ -606,7 +606,15 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     p.add_argument("--out", type=Path, help="folder to write (default paper/generated/<profile>)")
     a = p.parse_args(argv)
-    print(write_generated(a.profile, out=a.out))
+    try:
+        print(write_generated(a.profile, out=a.out))
+    except OutputError as e:   # a read-only or full output: one line, the earlier tables kept
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: every table already written is complete (atomic writes); run the command again",
+              file=sys.stderr)
+        return 130
     return 0
 
 

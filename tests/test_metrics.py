@@ -202,8 +202,13 @@ def test_torus_margin_is_above_one_exactly_for_the_torus_signature(pers):
 def test_threshold_cut_never_changes_the_diagrams():
     # ripser runs below a cut and falls back to the full filtration when a bar survives it:
     # the diagrams equal the uncut ones, whether the fallback ran (circle) or not (torus).
-    for x in (circle(300, 45), clifford_torus(400, seed=46)):
-        dist = M.distance_matrix(x)
+    from jepa_torus import shapes
+
+    clouds = [(circle(300, 45), "intrinsic"), (clifford_torus(400, seed=46), "intrinsic"),
+              (shapes.BANK["sphere"].sample(400, seed=1), "intrinsic"),
+              (shapes.BANK["gaussian_blob"].sample(300, seed=2), "euclidean")]   # every distance above the cut
+    for x, metric in clouds:
+        dist = M.distance_matrix(x, metric)
         lm, _ = M._maxmin_in(dist, 80)
         exact, _ = M._rips(dist[np.ix_(lm, lm)], 2, 47, 1.0)
         for cut in (0.3, 0.6):

@@ -252,3 +252,11 @@ def test_validation_table_and_macros_come_from_the_benchmark_file(tmp_path, monk
     assert _macro_text(lines, "ValidationRightIntrinsic") == "1 of 2"
     assert "anisotropic torus 1to4 (reads $(1,1,0)$)" == _macro_text(lines, "ValidationMisses")
     assert _macro_text(lines, "TopologySeconds") == "6"
+
+
+def test_report_command_on_an_unwritable_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = subprocess.run([sys.executable, "-m", "jepa_torus.report", "--profile", "smoke", "--out", str(blocker / "gen")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and str(blocker) in done.stderr

@@ -49,9 +49,9 @@ help:
 
 # ---------------------------------------------------------------- environment
 # The venv is rebuilt only when the dependency list changes.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,paper]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,paper]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 

@@ -16,15 +16,34 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+import sys
 from pathlib import Path
 
 from .runs import REPO
 
 
+def in_colab() -> bool:
+    """True in a Google Colab kernel (which imports google.colab at start)."""
+    return "google.colab" in sys.modules
+
+
+def colab_defaults() -> dict:
+    """Config overrides a Colab session needs: its disk has no data set, so missing files are
+    downloaded (checksummed; data.download is operational, so a run resumes either way)."""
+    return {"download": True} if in_colab() else {}
+
+
+COLAB_HINT = ("[jepa_torus] Colab: data downloads are on; runs/ is lost with the runtime: mount Drive "
+              "(from google.colab import drive; drive.mount('/content/drive')) and set output_dir to a folder there")
+
+
 def setup() -> Path:
-    """Work in the repository root and show figures inline; returns the root."""
+    """Work in the repository root and show figures inline; returns the root.  Always changes
+    directory (a restarted Colab runtime finds the package importable but starts in /content)."""
     if Path.cwd().resolve() != REPO:
         os.chdir(REPO)
+    if in_colab():
+        print(COLAB_HINT)
     try:
         from IPython import get_ipython
     except ImportError:   # plain Python: nothing to configure

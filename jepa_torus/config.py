@@ -126,6 +126,10 @@ class RunConfig:
     amp: str = "bf16"                # bf16 | off: bf16 autocast of the networks on CUDA (losses, leapfrog
                                      # and the probes stay fp32); never on CPU, where bf16 is 9x slower
     compile: bool = False            # torch.compile the networks' forward, on CUDA only (gpu profile)
+    monitor_images: int = 1500       # a kNN probe and RankMe at epoch ends on this many training images
+                                     # (a fixed part of the training set, never the test set); 0 = off
+    monitor_every: int = 1           # epochs between those probes (the last epoch always has one)
+    tensorboard: bool = False        # also write the logged values to <run>/tensorboard (pip install tensorboard)
 
 
 @dataclass
@@ -157,7 +161,8 @@ _SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
 # resumed with other values for them.
 # run.amp and run.compile are CUDA-only choices: on CPU they change nothing.
 OPERATIONAL_KEYS = {"run.threads", "run.progress", "run.log_every", "run.checkpoint_minutes", "run.device",
-                    "data.root", "data.download", "run.amp", "run.compile"}
+                    "data.root", "data.download", "run.amp", "run.compile",
+                    "run.monitor_images", "run.monitor_every", "run.tensorboard"}  # monitoring: log lines only
 
 
 # --------------------------------------------------------------------------- checking
@@ -584,6 +589,12 @@ def validate(cfg: Config) -> Config:
     need_bool("run.progress", r.progress)
     need_choice("run.amp", r.amp, AMP_MODES)
     need_bool("run.compile", r.compile)
+    need_int("run.monitor_images", r.monitor_images, 0, why=" (training images of the epoch-end kNN/RankMe probe; 0 = off)")
+    need_int("run.monitor_every", r.monitor_every, 1, why=" (epochs between kNN/RankMe probes)")
+    if 0 < r.monitor_images < 8:
+        raise ConfigError(f"config key 'run.monitor_images' is {r.monitor_images}; allowed: 0 (off) or >= 8 "
+                          "(a quarter of them are the kNN probe's queries, the rest its bank)")
+    need_bool("run.tensorboard", r.tensorboard)
     return cfg
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import json
 import math
 import os
@@ -128,6 +129,48 @@ def provenance(cfg: Config, device: torch.device) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- monitoring
+class Monitor:
+    """A cheap look at the representation while a run trains: a kNN probe (k <= 20) and RankMe
+    on ``run.monitor_images`` images of the *training* set (never the test set), a fixed subset
+    drawn with a generator of its own (the training's random streams are untouched), a quarter
+    of it as queries against the rest.  Eval mode, no gradient: BatchNorm statistics and the
+    weights do not move, so no number of the run changes; the values go into the epoch's end
+    line of metrics.jsonl (``monitor_knn``, ``monitor_rankme``)."""
+
+    def __init__(self, cfg: Config, train_split, images: torch.Tensor):
+        n = min(cfg.run.monitor_images, len(images))
+        g = torch.Generator().manual_seed(7_919 + cfg.run.seed)
+        idx = torch.randperm(len(images), generator=g)[:n]
+        self.images, self.labels = images[idx.to(images.device)], train_split.labels[idx].numpy()
+        self.info, self.queries = train_split.info, max(1, n // 4)
+        self.every, self.threads = cfg.run.monitor_every, cfg.run.threads
+
+    def due(self, epoch: int, epochs: int) -> bool:
+        return (epoch + 1) % self.every == 0 or epoch + 1 == epochs
+
+    def __call__(self, model) -> dict:
+        from threadpoolctl import threadpool_limits
+
+        from . import metrics
+        from .eval import extract_features
+
+        z, y, q = extract_features(model, self.images, self.info), self.labels, self.queries
+        with threadpool_limits(limits=self.threads or None):
+            knn = metrics.knn_accuracy(z[q:], y[q:], z[:q], y[:q], k=min(20, len(z) - q))
+            rankme = metrics.effective_rank(z)
+        return {"monitor_knn": float(knn), "monitor_rankme": float(rankme)}
+
+
+def tensorboard_writer(cfg: Config, out: Path):
+    """A SummaryWriter on <out>/tensorboard when run.tensorboard is set (None otherwise)."""
+    if not cfg.run.tensorboard:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out / "tensorboard"))
+
+
 # --------------------------------------------------------------------------- the run
 class Run:
     """One training run's state: data, model, target, objective, optimiser, position
@@ -153,6 +196,10 @@ class Run:
         self.saved: tuple | None = None  # (epoch, step) of the last checkpoint written or resumed from
         self.amp = amp_dtype(cfg, device)  # None: fp32 (always on CPU)
         self.target_net = self.target  # what computes the target's embeddings: fit() may compile it
+        self.monitor = Monitor(cfg, train_split, self.images) if cfg.run.monitor_images and self.main_rank else None
+        if cfg.run.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("config key 'run.tensorboard' is true, but the tensorboard package is not installed "
+                              "(pip install tensorboard), or set it to false")
 
     def restore(self, state: dict | None, path: Path | None = None) -> None:
         """Load a checkpoint's state (already checked against the config; writes nothing).
@@ -225,13 +272,15 @@ class Run:
         rows = dist.local_rows(cfg.optim.batch_size) if self.world > 1 else None
         self.model.train()
         log = open_append(log_path) if self.main_rank else None
-        last_ckpt = time.time()
+        board = tensorboard_writer(cfg, self.out) if self.main_rank else None
+        last_ckpt = run_t0 = time.time()
+        run_step0 = self.global_step
         try:
             while self.epoch < cfg.optim.epochs:
                 gen = seeded_generator(self.device, cfg.run.seed, self.epoch, -1)
                 batches = list(epoch_batches(len(self.images), cfg.optim.batch_size, gen))
                 bar = tqdm(range(self.step, self.steps_per_epoch), initial=self.step, total=self.steps_per_epoch,
-                           disable=not (cfg.run.progress and self.main_rank), leave=False, mininterval=2,
+                           disable=not (cfg.run.progress and self.main_rank), leave=True, mininterval=2,
                            desc=f"{cfg.run.name} s{cfg.run.seed} ep {self.epoch + 1}/{cfg.optim.epochs}")
                 # after a mid-epoch resume the epoch's means still cover all of its steps
                 sums, seen = dict(self.partial.get("sums", {})), self.partial.get("seen", 0)
@@ -247,24 +296,42 @@ class Run:
                         append_line(log, log_path, json.dumps({"epoch": self.epoch, "step": self.step,
                                                                "global_step": self.global_step, "lr": lr,
                                                                "images_per_s": rate, **vals}))
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in list(vals.items())[:3]} | {"img/s": f"{rate:.0f}"})
+                        left = (self.total - self.global_step) * (time.time() - run_t0) / max(1, self.global_step - run_step0)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in vals.items()} | {"img/s": f"{rate:.0f}",
+                                        "run ETA": f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"})
+                        if board is not None:
+                            for k, v in {"lr": lr, "images_per_s": rate, **vals}.items():
+                                board.add_scalar(f"train/{k}", v, self.global_step)
                     if time.time() - last_ckpt > 60 * cfg.run.checkpoint_minutes:
                         self.checkpoint(self.epoch, self.step + 1, {"sums": dict(sums), "seen": seen,
                                                                     "seconds": time.time() - t0})
                         last_ckpt = time.time()
                 ran = max(1, seen // cfg.optim.batch_size)  # steps of this epoch
                 if self.main_rank:
+                    seconds = time.time() - t0  # the epoch's training time, without the probe below
                     memory = {"gpu_memory_gb": torch.cuda.max_memory_allocated(self.device) / 2**30} \
                         if self.device.type == "cuda" else {}  # peak since the start of the process
+                    probe = self.monitor(self.model) if self.monitor and self.monitor.due(self.epoch, cfg.optim.epochs) else {}
+                    means = {f"mean_{k}": v / ran for k, v in sums.items()}
                     append_line(log, log_path, json.dumps({"epoch": self.epoch, "global_step": self.global_step,
-                                                           "epoch_end": True, "seconds": time.time() - t0, **memory,
-                                                           **{f"mean_{k}": v / ran for k, v in sums.items()}}))
+                                                           "epoch_end": True, "seconds": seconds, **memory,
+                                                           **means, **probe}))
+                    print(f"[jepa_torus] {cfg.run.name} s{cfg.run.seed} epoch {self.epoch + 1}/{cfg.optim.epochs}: "
+                          f"{seconds:.0f} s, " + ", ".join(f"{k[5:]} {v:.4g}" for k, v in means.items())
+                          + (f"; kNN {100 * probe['monitor_knn']:.1f} %, RankMe {probe['monitor_rankme']:.1f} "
+                             f"(training images)" if probe else ""), flush=True)
+                    if board is not None:
+                        for k, v in {**means, **probe}.items():
+                            board.add_scalar(f"epoch/{k}", v, self.epoch + 1)
+                        board.flush()
                 self.epoch, self.step = self.epoch + 1, 0
                 self.checkpoint(self.epoch, 0)
                 last_ckpt = time.time()
         finally:
             if log is not None:
                 log.close()
+            if board is not None:
+                board.close()
 
     def _train_step(self, net, batch: torch.Tensor, rows) -> tuple[dict, float]:
         """One optimiser step on the global batch ``batch``; returns the loss parts (floats,
@@ -456,6 +523,10 @@ def train(cfg: Config, output_dir=None) -> dict | None:
         raise Interrupted(f"interrupted: {run._kept()}; run the same command again to resume") from None
     if not dist.is_main():
         return None
+    t_eval = time.time()
+    print(f"[jepa_torus] evaluating {out}: features of {cfg.eval.probe_train or 'all'} training and "
+          f"{cfg.eval.probe_test or 'all'} test images, linear and kNN probes, topology of "
+          f"{cfg.eval.topology_points} points ...", flush=True)
     try:
         result = evaluate_run(run.model, cfg, device, out)
     except KeyboardInterrupt:
@@ -464,6 +535,7 @@ def train(cfg: Config, output_dir=None) -> dict | None:
                           "command again to evaluate (training is not redone)") from None
     result["train_seconds_logged"] = sum(r.get("seconds", 0.0) for r in read_jsonl(out / runs.METRICS) if r.get("epoch_end"))
     atomic_write_json(out / runs.FINAL, result)
+    print(f"[jepa_torus] evaluated in {time.time() - t_eval:.0f} s")
     print(f"[jepa_torus] {out}: " + ", ".join(f"{k}={result[k]:.4f}" for k in ("linear_probe", "knn_accuracy") if k in result))
     return result
 

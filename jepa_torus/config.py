@@ -122,7 +122,7 @@ class RunConfig:
     threads: int = 0                 # torch and BLAS CPU threads; 0 = their default
     checkpoint_minutes: float = 5.0  # also checkpoint mid-epoch this often
     log_every: int = 25              # steps between metrics.jsonl lines
-    progress: bool = True            # tqdm bar
+    progress: bool = True            # tqdm bar, where a terminal or a notebook shows it (train.attached)
     amp: str = "bf16"                # bf16 | off: bf16 autocast of the networks on CUDA (losses, leapfrog
                                      # and the probes stay fp32); never on CPU, where bf16 is 9x slower
     compile: bool = False            # torch.compile the networks' forward, on CUDA only (gpu profile)

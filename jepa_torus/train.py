@@ -162,6 +162,13 @@ class Monitor:
         return {"monitor_knn": float(knn), "monitor_rankme": float(rankme)}
 
 
+def attached() -> bool:
+    """Is someone watching: a terminal on stderr, or a notebook kernel (Jupyter, Colab, the
+    per-run reports)?  Elsewhere (output to a file, a batch job) the bar is off; the line per
+    finished epoch is always printed."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
 def tensorboard_writer(cfg: Config, out: Path):
     """A SummaryWriter on <out>/tensorboard when run.tensorboard is set (None otherwise)."""
     if not cfg.run.tensorboard:
@@ -280,7 +287,7 @@ class Run:
                 gen = seeded_generator(self.device, cfg.run.seed, self.epoch, -1)
                 batches = list(epoch_batches(len(self.images), cfg.optim.batch_size, gen))
                 bar = tqdm(range(self.step, self.steps_per_epoch), initial=self.step, total=self.steps_per_epoch,
-                           disable=not (cfg.run.progress and self.main_rank), leave=True, mininterval=2,
+                           disable=not (cfg.run.progress and self.main_rank and attached()), leave=True, mininterval=2,
                            desc=f"{cfg.run.name} s{cfg.run.seed} ep {self.epoch + 1}/{cfg.optim.epochs}")
                 # after a mid-epoch resume the epoch's means still cover all of its steps
                 sums, seen = dict(self.partial.get("sums", {})), self.partial.get("seen", 0)

@@ -67,10 +67,26 @@ def test_monitor_keys_are_checked():
 
 
 @pytest.mark.slow
-def test_the_bar_shows_every_loss_part_and_the_run_eta(tmp_path, capsys):
+def test_the_bar_shows_every_loss_part_and_the_run_eta(tmp_path, capsys, monkeypatch):
+    from jepa_torus import train as T
+    monkeypatch.setattr(T, "attached", lambda: True)   # a terminal
     train(_smoke(progress=True, log_every=1, monitor_images=0), tmp_path / "r")
     err = capsys.readouterr().err
     assert "torus_covariance" in err and "run ETA" in err
+    monkeypatch.setattr(T, "attached", lambda: False)  # output to a file: no bar, the epoch lines stay
+    train(_smoke(progress=True, log_every=1, monitor_images=0), tmp_path / "s")
+    out, err = capsys.readouterr()
+    assert "run ETA" not in err and "epoch 2/2:" in out
+
+
+def test_attached_means_a_terminal_or_a_kernel(monkeypatch):
+    import sys
+    from jepa_torus.train import attached
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert not attached()
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert attached()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None, reason="tensorboard is installed")

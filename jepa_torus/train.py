@@ -203,7 +203,9 @@ class Run:
         self.saved: tuple | None = None  # (epoch, step) of the last checkpoint written or resumed from
         self.amp = amp_dtype(cfg, device)  # None: fp32 (always on CPU)
         self.target_net = self.target  # what computes the target's embeddings: fit() may compile it
-        self.monitor = Monitor(cfg, train_split, self.images) if cfg.run.monitor_images and self.main_rank else None
+        # (a split without labels: plan estimate's timing of the step, which never reaches an epoch's end)
+        self.monitor = Monitor(cfg, train_split, self.images) \
+            if cfg.run.monitor_images and self.main_rank and getattr(train_split, "labels", None) is not None else None
         if cfg.run.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ConfigError("config key 'run.tensorboard' is true, but the tensorboard package is not installed "
                               "(pip install tensorboard), or set it to false")

@@ -1,0 +1,114 @@
+"""nuisance_torus: a ground-truth world where the torus must be learned (issue 13, groundwork).
+
+torus_world's pixels are a torus already, so every encoder passes it.  Here each *view* of a
+sample is drawn independently around the sample's two angles a in T^2:
+
+    x = mu + s * c * (T(a) - mu) + b * B + occluders + eps
+
+T(a) is torus_world's shifted texture (``torus_world.torus_images``) and mu its constant mean
+over pixels (the texture has no zero-frequency mode, so mu does not depend on a); s = +-1 a
+random polarity, c ~ U[contrast] a random contrast, B a fresh random texture in the frequency
+band 4-7 scaled to T's pixel standard deviation, b its amplitude, up to ``occluders`` grey
+rectangles that replace what they cover, eps ~ N(0, noise^2) per pixel.  Two views of one
+sample share only a: with the polarity on, E[x | a] does not depend on a, so nothing about
+the angles is linearly readable from pixels (tests/test_nuisance_torus.py measures circular
+R^2 < 0.1), while a polarity-invariant (quadratic) feature still carries them.  ``CLEAN``
+(no polarity, contrast 1, no background, occluder or noise) gives torus_world's images exactly.
+
+Every random draw comes from the torch.Generator passed in (seeded by seed, epoch and step in
+training), so views replay exactly on resume.  Not wired into training yet: the loop's
+paired-view path, the config section and the plan entries are the rest of issue 13.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .torus_world import _texture, torus_images
+
+__all__ = ["Nuisance", "CLEAN", "HARD", "texture_mean", "texture_std", "render_views"]
+
+
+@dataclass(frozen=True)
+class Nuisance:
+    """What varies between two views of the same angles."""
+    polarity: bool = True                       # s = +-1 per view (E[x | a] constant)
+    contrast: tuple[float, float] = (0.5, 1.5)  # c ~ U[lo, hi]
+    background: float = 0.8                     # amplitude b of the band 4-7 texture B (in units of T's std)
+    occluders: int = 2                          # grey rectangles per view, side 6-14 px at size 32
+    noise: float = 0.35                         # per-pixel N(0, noise^2), pixel units ([0, 1] scale)
+
+
+HARD = Nuisance()   # the prototype's recipe (issue 13): raw-pixel circular R^2 0.00
+CLEAN = Nuisance(polarity=False, contrast=(1.0, 1.0), background=0.0, occluders=0, noise=0.0)
+
+
+def texture_mean(size: int = 32, max_freq: int = 3, texture_seed: int = 0) -> float:
+    """mu: the mean pixel value of every torus_world image, the same for every a (the
+    texture's zero-frequency coefficient is 0, so only the affine offset survives)."""
+    _, lo, scale = _texture(size, max_freq, texture_seed)
+    return 0.05 - lo * scale
+
+
+@functools.lru_cache(maxsize=8)
+def texture_std(size: int = 32, texture_seed: int = 0) -> float:
+    """The pixel standard deviation of T over all shifts (a 32 x 32 grid of angles; a constant
+    of the texture, so the background's scale does not depend on the batch)."""
+    g = torch.linspace(0, 2 * math.pi, 33, dtype=torch.float64)[:-1]
+    grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    return float(torus_images(grid, size=size, texture_seed=texture_seed).std())
+
+
+def _band_texture(n: int, size: int, generator: torch.Generator, band=(4, 7)) -> torch.Tensor:
+    """n fresh real textures (n, size, size) with random Fourier coefficients on the modes
+    band[0] <= max(|kx|, |ky|) <= band[1], each scaled to unit pixel standard deviation."""
+    k = torch.fft.fftfreq(size, d=1.0 / size, device=generator.device)
+    kmax = torch.maximum(k.abs()[:, None], k.abs()[None, :])
+    mask = ((kmax >= band[0]) & (kmax <= band[1])).to(torch.float32)
+    re = torch.randn(n, size, size, generator=generator, device=generator.device)
+    im = torch.randn(n, size, size, generator=generator, device=generator.device)
+    img = torch.fft.ifft2(torch.complex(re, im) * mask).real   # real part: a real band-limited texture
+    img = img - img.mean((1, 2), keepdim=True)
+    return img / img.std((1, 2), keepdim=True).clamp_min(1e-12)
+
+
+def _occlude(x: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Up to ``count`` grey rectangles per image (grey ~ U[0, 1], sides U[size/5, size/2.3])."""
+    n, _, size, _ = x.shape
+    dev = x.device
+    rows = torch.arange(size, device=dev)
+    for _ in range(count):
+        h = torch.randint(size // 5, int(size / 2.3) + 1, (n,), generator=generator, device=dev)
+        w = torch.randint(size // 5, int(size / 2.3) + 1, (n,), generator=generator, device=dev)
+        top = (torch.rand(n, generator=generator, device=dev) * (size - h + 1)).long()
+        left = (torch.rand(n, generator=generator, device=dev) * (size - w + 1)).long()
+        grey = torch.rand(n, generator=generator, device=dev)
+        inside = ((rows[None, :, None] >= top[:, None, None]) & (rows[None, :, None] < (top + h)[:, None, None])
+                  & (rows[None, None, :] >= left[:, None, None]) & (rows[None, None, :] < (left + w)[:, None, None]))
+        x = torch.where(inside[:, None], grey[:, None, None, None], x)
+    return x
+
+
+def render_views(angles: torch.Tensor, nuisance: Nuisance, generator: torch.Generator, size: int = 32,
+                 texture_seed: int = 0) -> torch.Tensor:
+    """One view per row of ``angles`` (n, 2): (n, 1, size, size) float32, drawn with ``generator``.
+    Call it twice (the generator moves on) for the two views of a batch."""
+    base = torus_images(angles.cpu(), size=size, texture_seed=texture_seed).to(generator.device)  # (n, 1, S, S)
+    n, dev = base.shape[0], generator.device
+    mu = texture_mean(size, texture_seed=texture_seed)
+    lo, hi = nuisance.contrast
+    gain = lo + (hi - lo) * torch.rand(n, generator=generator, device=dev)
+    if nuisance.polarity:
+        gain = gain * (2 * torch.randint(0, 2, (n,), generator=generator, device=dev) - 1)
+    x = mu + gain.view(-1, 1, 1, 1) * (base - mu)
+    if nuisance.background > 0:
+        x = x + nuisance.background * texture_std(size, texture_seed) * _band_texture(n, size, generator)[:, None]
+    if nuisance.occluders > 0:
+        x = _occlude(x, nuisance.occluders, generator)
+    if nuisance.noise > 0:
+        x = x + nuisance.noise * torch.randn(x.shape, generator=generator, device=dev)
+    return x.float()
+

@@ -52,8 +52,8 @@ def genfigs() -> list[tuple[str, float, float]]:
 
 
 # Drawn before jepa_torus.figstyle, at 1000-1300 pt: shrunk to 2-4 pt text in the PDF.  Remove
-# a name once its notebook draws it at its printed size (analyze.ipynb, ablate.ipynb).
-NOT_YET_REDRAWN = {"persistence_diagrams", "embedding_projections", "label_free_angles", "torus_weight_sweep"}
+# a name once its notebook draws it at its printed size (analyze.ipynb).
+NOT_YET_REDRAWN = {"persistence_diagrams", "embedding_projections", "label_free_angles"}
 
 
 @pytest.mark.parametrize("name,width,height", genfigs(), ids=lambda v: v if isinstance(v, str) else "")

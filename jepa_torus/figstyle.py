@@ -38,6 +38,12 @@ METHODS = {
     "raw_pixels": ("Raw pixels", "black", "+", (0, (1, 1))),
 }
 
+# a method's name where a panel is 0.8 in wide (grids of every method)
+SHORT = {"baseline_vicreg": "VICReg", "baseline_sigreg": "SIGReg", "hybrid": "Hybrid", "toroidal_N8": "Tor. N=8",
+         "toroidal_N12": "Tor. N=12", "toroidal_N16": "Tor. N=16", "toroidal_head_N12": "N=12+head",
+         "hamjepa": "Hamilt.", "hamjepa_mlp": "MLP pred.", "baseline_vicreg_random_init": "Random init",
+         "raw_pixels": "Pixels"}
+
 RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
       "legend.fontsize": 7, "legend.frameon": False, "figure.titlesize": 8, "lines.linewidth": 1.0,
       "lines.markersize": 3.5, "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 300,

@@ -725,6 +725,14 @@ def extract_features(encoder: torch.nn.Module, images, batch_size: int = 256, de
     return torch.cat(out).numpy()
 
 
+def _timed(seconds: dict, name: str, fn, *args, **kw):
+    """fn(*args, **kw), its wall seconds recorded under ``name`` (final.json's "seconds")."""
+    t = time.perf_counter()
+    value = fn(*args, **kw)
+    seconds[name] = round(time.perf_counter() - t, 3)
+    return value
+
+
 def geometry(points, angles=None, seed: int = 0, graph_k: int = 15, topology_kwargs: dict | None = None,
              euclidean_control: bool = False, label_free_angles: bool = True) -> dict:
     """The geometry of one cloud of analysed points (n, d): the topology instrument with its
@@ -737,10 +745,7 @@ def geometry(points, angles=None, seed: int = 0, graph_k: int = 15, topology_kwa
     out, seconds = {}, {}
 
     def timed(name, fn, *args, **kw):
-        t = time.perf_counter()
-        value = fn(*args, **kw)
-        seconds[name] = round(time.perf_counter() - t, 3)
-        return value
+        return _timed(seconds, name, fn, *args, **kw)
 
     topo = timed("topology", topology, x, seed=seed, **(topology_kwargs or {}))
     first = topo.results[0]
@@ -798,22 +803,17 @@ def evaluate(
         rng = np.random.default_rng(seed)
         topology_index = np.sort(rng.choice(len(xte), size=min(n_topology, len(xte)), replace=False))
     sub = np.asarray(topology_index)
-    t = time.perf_counter()
-    out = {"linear_probe": linear_probe(xtr, ytr, xte, yte, seed=seed)}
-    seconds = {"linear_probe": round(time.perf_counter() - t, 3)}
-    t = time.perf_counter()
-    out["knn_accuracy"] = knn_accuracy(xtr, ytr, xte, yte, k=knn_k)
-    seconds["knn_accuracy"] = round(time.perf_counter() - t, 3)
-    out["effective_rank"] = effective_rank(xte)
+    seconds: dict = {}
+    out = {"linear_probe": _timed(seconds, "linear_probe", linear_probe, xtr, ytr, xte, yte, seed=seed),
+           "knn_accuracy": _timed(seconds, "knn_accuracy", knn_accuracy, xtr, ytr, xte, yte, k=knn_k),
+           "effective_rank": effective_rank(xte)}
     geo = geometry(xte[sub], None if test_angles is None else np.asarray(test_angles)[sub], seed=seed, graph_k=graph_k,
                    topology_kwargs=topology_kwargs, euclidean_control=euclidean_control,
                    label_free_angles=label_free_angles)
     seconds.update(geo.pop("seconds"))
     out.update(geo)
     if test_angles is not None:
-        t = time.perf_counter()
-        out["circular_decoding"] = circular_decoding(xte, test_angles, seed=seed)
-        seconds["circular_decoding"] = round(time.perf_counter() - t, 3)
+        out["circular_decoding"] = _timed(seconds, "circular_decoding", circular_decoding, xte, test_angles, seed=seed)
     out.update(n_train=len(xtr), n_test=len(xte), dim=xte.shape[1], seed=seed, seconds=seconds)
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)

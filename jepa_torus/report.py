@@ -469,16 +469,22 @@ def q2_macros(records: list[dict], summary: dict) -> list[str]:
     return [_macro("ControlReading", reading), _macro("QtwoVerdict", verdict), _macro("QtwoDisagree", disagree)]
 
 
-def validation_rows(profile: str) -> list[dict]:
+def validation_bench(profile: str) -> dict:
+    """runs/<profile>/bench_topology.json (tests/bench_topology.py), or {} before it has run."""
     path = runs.RUNS / profile / "bench_topology.json"
-    return json.loads(path.read_text())["rows"] if path.exists() else []
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def validation_rows(profile: str) -> list[dict]:
+    return validation_bench(profile).get("rows", [])
 
 
 def validation_macros(profile: str) -> list[str]:
     """\\ValidationRight{intrinsic|euclidean}: how many shapes of the bank the instrument reads
     right (modal signature); \\ValidationMisses: the intrinsic metric's misses, named;
     \\TopologySeconds: the default instrument's seconds on 1000 points in R^256."""
-    rows = validation_rows(profile)
+    bench = validation_bench(profile)
+    rows = bench.get("rows", [])
     if not rows:
         return [_macro("ValidationRightIntrinsic", "--"), _macro("ValidationRightEuclidean", "--"),
                 _macro("ValidationMisses", "(the validation benchmark has not run in this profile)"),
@@ -486,7 +492,7 @@ def validation_macros(profile: str) -> list[str]:
     right = {m: sum(r[m]["modal"] == r["expected"] for r in rows) for m in ("intrinsic", "euclidean")}
     misses = [f"{r['shape'].replace('_', ' ')} (reads $({','.join(map(str, r['intrinsic']['modal']))})$)"
               for r in rows if r["intrinsic"]["modal"] != r["expected"]]
-    cost = json.loads((runs.RUNS / profile / "bench_topology.json").read_text())["cost"][0]
+    cost = bench["cost"][0]
     return [_macro("ValidationRightIntrinsic", f"{right['intrinsic']} of {len(rows)}"),
             _macro("ValidationRightEuclidean", f"{right['euclidean']} of {len(rows)}"),
             _macro("ValidationMisses", ", ".join(misses) if misses else "none"),

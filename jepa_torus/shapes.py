@@ -299,9 +299,15 @@ def two_circles(n: int = 1000, seed=0, dim: int = 2, noise: float = 0.0, gap: fl
     """Two unit circles centred at (-(1 + gap/2), 0) and (1 + gap/2, 0): their closest points
     are ``gap`` apart; n // 2 points on the first, the rest on the second, each uniform.
     Betti (2, 2, 0).  Native R^2; scale 1."""
-    _check(n, noise)
     if not gap > 0:
         raise ValueError(f"gap must be > 0, got {gap!r}")
+    return _circle_pair(n, seed, dim, noise, gap)
+
+
+def _circle_pair(n: int, seed, dim: int, noise: float, gap: float) -> np.ndarray:
+    """Unit circles centred at (-(1 + gap/2), 0) and (1 + gap/2, 0), n // 2 points on the first
+    (gap 0: tangent at the origin, the figure eight)."""
+    _check(n, noise)
     rng = np.random.default_rng(seed)
     x = _circle(_angles(rng, n, 1)[:, 0])
     x[: n // 2, 0] -= 1.0 + gap / 2
@@ -327,12 +333,7 @@ def figure_eight(n: int = 1000, seed=0, dim: int = 2, noise: float = 0.0) -> np.
     """Wedge of two circles in the plane: unit circles centred at (-1, 0) and (1, 0), tangent at
     the origin; n // 2 points on the first, the rest on the second.  b1 = 2 like a torus, but
     Betti (1, 2, 0).  Native R^2; scale 1."""
-    _check(n, noise)
-    rng = np.random.default_rng(seed)
-    x = _circle(_angles(rng, n, 1)[:, 0])
-    x[: n // 2, 0] -= 1.0
-    x[n // 2:, 0] += 1.0
-    return _finish(x, rng, dim, noise, 1.0)
+    return _circle_pair(n, seed, dim, noise, gap=0.0)
 
 
 def torus_skeleton(n: int = 1000, seed=0, dim: int = 4, noise: float = 0.0) -> np.ndarray:

@@ -1,7 +1,7 @@
 # jepa-torus: the experiment graph.  `make test` and `make paper` install what they need.
 #
 #   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
-#   make runs | bench | tables | figures | reports | run-reports | lean | clean
+#   make runs | bench | tables | figures | reports | run-reports | lean | clean | verify RUN=<run id>
 #   ONLY='torus_world/%/seed0 ...'   make only these runs (tables and notebooks read every finished run)
 #
 # Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
@@ -141,6 +141,15 @@ $(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)
 run-reports: $(STAMP)
 	$(PY) -m jepa_torus.site runs --profile $(PROFILE)
 
+# make verify RUN=<dataset>/<name>/seed<k> [PROFILE=cpu]: retrain a committed run from its config.yaml in a
+# temporary folder (never in runs/) and compare its final.json and metrics.jsonl with the committed ones
+# value by value (jepa_torus/verify.py); fails when a value differs beyond its stated tolerance
+.PHONY: verify
+verify: $(STAMP)
+	@if [ -z "$(RUN)" ]; then echo "error: make verify needs RUN=<dataset>/<name>/seed<k>, e.g." \
+	  "make verify RUN=fashion_mnist/baseline_vicreg/seed0 PROFILE=$(PROFILE)" >&2; exit 2; fi
+	$(PY) -m jepa_torus.verify --profile $(PROFILE) --run $(RUN)
+
 # ---------------------------------------------------------------- paper
 # LaTeX writes its PDF in place: build under another name and rename, so a killed build
 # never leaves a half PDF that make would take as up to date.
@@ -158,7 +167,8 @@ PAPER_START := $(if $(filter paper,$(MAKECMDGOALS)),$(shell date +%s))
 # line: under -n make runs the lines that call $(MAKE) (themselves dry) and only prints the rest.
 paper: $(STAMP) sysdeps
 	$(ESTIMATE)
-	@$(MAKE) --no-print-directory -j$(JOBS) runs bench
+	@$(MAKE) --no-print-directory -j$(JOBS) runs
+	@$(MAKE) --no-print-directory bench  # alone, after the runs: timings beside training are not the loss's
 	@$(MAKE) --no-print-directory -j$(JOBS) reports
 	@$(MAKE) --no-print-directory $(PDF)
 	$(COPY_PDF)

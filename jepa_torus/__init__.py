@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"   # pyproject.toml [project] version (tests/test_library.py checks they agree)
+__version__ = "0.2.0"   # pyproject.toml [project] version (tests/test_library.py checks they agree)
 
 _FROM = {
     "losses": ("JEPALoss", "VICRegLoss", "SIGRegLoss", "HybridVICRegSIGRegLoss", "ToroidalCovarianceLoss",

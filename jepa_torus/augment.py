@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .data import dataset_info, normalize, to_float
 
-__all__ = ["AugmentConfig", "CIFAR_AUGMENT", "FMNIST_AUGMENT", "TORUS_AUGMENT", "RECIPES", "Augment", "augment_for"]
+__all__ = ["AugmentConfig", "CIFAR_AUGMENT", "FMNIST_AUGMENT", "TORUS_AUGMENT", "NO_AUGMENT", "RECIPES", "Augment", "augment_for"]
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -43,9 +43,13 @@ FMNIST_AUGMENT = replace(CIFAR_AUGMENT, crop_scale=(0.3, 1.0), saturation=0.0, h
 # to be decoded.  Only photometric changes keep the angles: brightness/contrast + noise.
 TORUS_AUGMENT = AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, saturation=0.0,
                               hue=0.0, grayscale_p=0.0, solarize_p=0.0, noise_std=0.05)
+# nuisance_torus: its two views are two nuisance draws made by the data set
+# (nuisance_torus.PairedViews); nothing is applied on top, so its recipe is the identity.
+NO_AUGMENT = AugmentConfig(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, brightness=0.0,
+                           contrast=0.0, saturation=0.0, hue=0.0, grayscale_p=0.0, solarize_p=0.0, noise_std=0.0)
 # the recommended recipe of each registered data set
 RECIPES = {"fashion_mnist": FMNIST_AUGMENT, "cifar10": CIFAR_AUGMENT, "cifar100": CIFAR_AUGMENT,
-           "torus_world": TORUS_AUGMENT}
+           "torus_world": TORUS_AUGMENT, "nuisance_torus": NO_AUGMENT}
 
 
 # Hand-written on purpose: every op is a few whole-batch tensor ops, all randomness comes

@@ -63,11 +63,14 @@ class ConfigError(ValueError):
 # --------------------------------------------------------------------------- sections
 @dataclass
 class DataConfig:
-    dataset: str = "fashion_mnist"   # fashion_mnist | cifar10 | cifar100 | torus_world
+    dataset: str = "fashion_mnist"   # fashion_mnist | cifar10 | cifar100 | torus_world | nuisance_torus
     root: str | None = None          # folder with the data files (else $JEPA_TORUS_DATA, system paths)
     download: bool = False           # fetch a missing Fashion-MNIST/CIFAR file (checksummed)
     train_subset: int = 0            # >0: train on a fixed random subset of this many images
     augment: dict = field(default_factory=dict)  # fields of augment.AugmentConfig replacing the data set's recipe
+    nuisance: dict = field(default_factory=dict)  # nuisance_torus only: fields of nuisance_torus.Nuisance replacing
+                                     # HARD, e.g. {polarity: false, contrast: [1, 1], background: 0, occluders: 0,
+                                     # noise: 0} gives torus_world's images (nuisance_torus.CLEAN)
 
 
 @dataclass
@@ -90,6 +93,9 @@ class ObjectiveConfig:               # see jepa_torus.objective.Objective
     floor_weight: float = 0.0        # >0: add the HamJEPA phase-space floors on z = (q, p)
     potential_warmup_epochs: float = 0.0  # HamJEPA: potential scale ramps 0 -> its value over these epochs
     ema_momentum: float = 0.0        # 0: the target is the online network; >0: EMA target, base momentum
+    prediction: str = "symmetric"    # symmetric: each view predicts the other's target, two directions averaged;
+                                     # one_way: online view 1 predicts the EMA target's view 2, regulariser on
+                                     # the online z only (the original's setup; needs ema_momentum > 0, a predictor)
 
 
 @dataclass
@@ -508,6 +514,34 @@ def _check_augment(key: str, dataset: str, channels: int, values) -> None:
                               f"has {channels} channel; set them to 0")
 
 
+def _check_nuisance(key: str, dataset: str, values, augment) -> None:
+    """data.nuisance: fields of nuisance_torus.Nuisance over HARD, each in range; only for
+    nuisance_torus, which takes no data.augment (its views are the data set's)."""
+    from .nuisance_torus import HARD
+
+    fields = list(dataclasses.asdict(HARD))
+    need_mapping(key, values, fields)
+    if dataset != "nuisance_torus":
+        if values:
+            raise ConfigError(f"config key '{key}' is set, but only data set nuisance_torus draws nuisance "
+                              f"(data.dataset is {dataset}); remove it")
+        return
+    if augment:
+        raise ConfigError(f"config key 'data.augment' is set, but nuisance_torus draws its two views itself (two "
+                          f"nuisance draws of the same angles, config key '{key}'); remove data.augment")
+    n = {**dataclasses.asdict(HARD), **values}
+    need_bool(f"{key}.polarity", n["polarity"])
+    pair = n["contrast"]
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        raise ConfigError(f"config key '{key}.contrast' must be a pair [low, high], got {pair!r}")
+    lo, hi = (need_float(f"{key}.contrast[{i}]", v, 0.0, lo_open=True) for i, v in enumerate(pair))
+    if lo > hi:
+        raise ConfigError(f"config key '{key}.contrast' must have 0 < low <= high, got {list(pair)}")
+    need_float(f"{key}.background", n["background"], 0.0, why=" (in units of the texture's pixel std)")
+    need_int(f"{key}.occluders", n["occluders"], 0, 8, " (grey rectangles per view)")
+    need_float(f"{key}.noise", n["noise"], 0.0, why=" (pixel noise std, [0, 1] pixel units)")
+
+
 def validate(cfg: Config) -> Config:
     """Check every value against its range and every pair that must agree, before anything
     is built or written; set what follows from others (in_channels).  Every failure is a
@@ -532,11 +566,15 @@ def validate(cfg: Config) -> Config:
     if d.train_subset == 1:
         raise ConfigError("config key 'data.train_subset' is 1: a batch needs at least 2 images; use 0 (all) or >= 2")
     _check_augment("data.augment", d.dataset, info.channels, d.augment)
+    _check_nuisance("data.nuisance", d.dataset, d.nuisance, d.augment)
 
     # model, then the objective on its embedding
     cfg.model.in_channels = info.channels
     dim = models.validate_model(dataclasses.asdict(m), image_size=info.size, key="model")
     objective.validate_objective(o, dim=dim, model=dataclasses.asdict(m), key="objective")
+    if o.loss.get("type") == objective.SUPERVISED and d.dataset not in ("torus_world", "nuisance_torus"):
+        raise ConfigError(f"config key 'objective.loss' is {objective.SUPERVISED!r}, which regresses known angles, "
+                          f"but data set {d.dataset} has none; use torus_world or nuisance_torus")
 
     # optim
     used = d.train_subset or n_train

@@ -36,6 +36,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .nuisance_torus import nuisance_torus
 from .torus_world import torus_world
 
 __all__ = [
@@ -414,13 +415,20 @@ DATASETS = {
     # torus_world (size 32, max_freq 3, texture_seed 0): mean/std over all shifts, from
     # the texture on a fine grid (tests re-measure them on the training split).
     "torus_world": DatasetInfo("torus_world", 16, 1, 32, (0.4268,), (0.1986,)),
+    # nuisance_torus (the same texture and bins; views drawn with nuisance_torus.HARD): pixel
+    # mean/std of 20k views (tests re-measure them); other nuisance settings keep these constants.
+    "nuisance_torus": DatasetInfo("nuisance_torus", 16, 1, 32, (0.4387,), (0.4401,)),
 }
+# Data sets whose training pairs are drawn by the data set (two nuisance draws of the same
+# angles: nuisance_torus.PairedViews), not by image augmentation.
+PAIRED_VIEWS = ("nuisance_torus",)
 
 TORUS_SPLITS = {"train": (10_000, 0), "test": (2_000, 1)}   # (n, seed); texture shared
 # Images per split: the ranges config.validate checks sizes against (batch, subsets, probes).
 SPLIT_SIZES = {"fashion_mnist": {"train": 60_000, "test": 10_000}, "cifar10": {"train": 50_000, "test": 10_000},
                "cifar100": {"train": 50_000, "test": 10_000},
-               "torus_world": {split: n for split, (n, _) in TORUS_SPLITS.items()}}
+               "torus_world": {split: n for split, (n, _) in TORUS_SPLITS.items()},
+               "nuisance_torus": {split: n for split, (n, _) in TORUS_SPLITS.items()}}
 # md5 of the extracted CIFAR batch files, as torchvision's datasets/cifar.py lists them: a
 # run checks them before training (``verify_split``); the loaders alone only parse.
 CIFAR_BATCH_MD5 = {
@@ -450,17 +458,21 @@ class Split:
     images: torch.Tensor                 # (N, C, H, W) uint8 (float for torus_world if asked)
     labels: torch.Tensor                 # (N,) int64
     info: DatasetInfo
-    angles: torch.Tensor | None = field(default=None)   # (N, 2) ground truth, torus_world only
+    angles: torch.Tensor | None = field(default=None)   # (N, 2) ground truth, torus_world and nuisance_torus
+    clean: torch.Tensor | None = field(default=None)    # nuisance_torus: the same angles without nuisance
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
 def load_dataset(name: str, split: str = "train", root=None, **kw) -> Split:
-    """Load a split of ``fashion_mnist``, ``cifar10``, ``cifar100`` or ``torus_world``.
+    """Load a split of ``fashion_mnist``, ``cifar10``, ``cifar100``, ``torus_world`` or
+    ``nuisance_torus``.
 
     ``kw`` goes to the loader (``download=True``; for torus_world ``n``, ``seed``,
-    ``texture_seed``, ...; its default splits are 10k images at seed 0 and 2k at seed 1)."""
+    ``texture_seed``, ...; its default splits are 10k images at seed 0 and 2k at seed 1;
+    nuisance_torus has the same angles and takes ``nuisance``, a mapping of
+    nuisance_torus.Nuisance fields)."""
     info = dataset_info(name)
     _check_split(split)
     if name == "torus_world":
@@ -471,6 +483,10 @@ def load_dataset(name: str, split: str = "train", root=None, **kw) -> Split:
         if n_bins != 4 or images.shape[-1] != info.size:
             info = replace(info, num_classes=n_bins**2, size=images.shape[-1])
         return Split(images, labels, info, angles)
+    if name == "nuisance_torus":
+        n, seed = TORUS_SPLITS[split]
+        images, angles, labels, clean = nuisance_torus(**{"n": n, "seed": seed, **kw})
+        return Split(images, labels, info, angles, clean)
     loader = {"fashion_mnist": fashion_mnist, "cifar10": cifar10, "cifar100": cifar100}[name]
     images, labels = loader(split, root=root, **kw)
     return Split(images, labels, info)
@@ -480,7 +496,7 @@ def load_split(cfg, split: str, subset: bool = False) -> Split:
     """The ``split`` of a run's data set (``cfg``: config.DataConfig).  ``subset``: only the
     fixed ``train_subset`` images (the same for every run and seed) that training uses; the
     probes draw their bank from the whole training split."""
-    kw = {} if cfg.dataset == "torus_world" else {"download": cfg.download}
+    kw = {"torus_world": {}, "nuisance_torus": {"nuisance": cfg.nuisance}}.get(cfg.dataset, {"download": cfg.download})
     out = load_dataset(cfg.dataset, split, root=cfg.root, **kw)
     return _subset(out, cfg.train_subset) if subset and cfg.train_subset else out
 
@@ -488,7 +504,8 @@ def load_split(cfg, split: str, subset: bool = False) -> Split:
 def _subset(out: Split, n: int) -> Split:
     """The fixed ``n`` images (seed 12345) of ``train_subset``."""
     keep = torch.randperm(len(out), generator=torch.Generator().manual_seed(12345))[:n]
-    return Split(out.images[keep], out.labels[keep], out.info, None if out.angles is None else out.angles[keep])
+    return Split(out.images[keep], out.labels[keep], out.info, None if out.angles is None else out.angles[keep],
+                 None if out.clean is None else out.clean[keep])
 
 
 @functools.lru_cache(maxsize=16)

@@ -225,7 +225,41 @@ def _trapezoid_weights(t: torch.Tensor) -> torch.Tensor:
     return w
 
 
-def epps_pulley(x: torch.Tensor, knots: int = 17, t_max: float = 3.0, reduce=None) -> torch.Tensor:
+class _EcfSums(torch.autograd.Function):
+    """(x (N, M), t (K,)) -> (C, S), C_mk = sum_n cos(t_k x_nm), S_mk = sum_n sin(t_k x_nm), each (M, K).
+
+    The fused core of ``epps_pulley``: the forward keeps cos and sin (N, M, K) for the
+    backward, which is the analytic gradient
+        dL/dx_nm = sum_k t_k (cos(t_k x_nm) dL/dS_mk - sin(t_k x_nm) dL/dC_mk),
+    two batched matrix products over the knots.  Plain autograd instead keeps t x, computes
+    sin and cos again in the backward and builds several more (N, M, K) temporaries.  Memory:
+    this keeps two (N, M, K) tensors for the backward where autograd keeps one, but its
+    backward allocates none (autograd's allocates at least two).  Device- and dtype-agnostic
+    (only torch ops).  Not twice differentiable (``once_differentiable`` raises on a
+    double backward instead of returning a wrong one)."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        xt = x.unsqueeze(-1) * t              # (N, M, K)
+        sin = torch.sin(xt)
+        cos = xt.cos_()                       # in place: one (N, M, K) allocation fewer
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(cos, sin, t)
+        return cos.sum(0), sin.sum(0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_c, grad_s):
+        cos, sin, t = ctx.saved_tensors
+        # (M, N, K) @ (M, K, 1) -> (M, N, 1): the sum over the knots as a batched product
+        # on a permuted view (no copy of the (N, M, K) tensors).
+        grad = torch.bmm(cos.permute(1, 0, 2), (grad_s * t).unsqueeze(-1))
+        grad -= torch.bmm(sin.permute(1, 0, 2), (grad_c * t).unsqueeze(-1))
+        return grad.squeeze(-1).T, None
+
+
+def epps_pulley(x: torch.Tensor, knots: int = 17, t_max: float = 3.0, reduce=None,
+                fused: bool = True) -> torch.Tensor:
     """Epps-Pulley statistic of each column of x (N, M) against N(0, 1) -> (M,).
 
         EP = N * int_R |phi_N(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt,   phi_N(t) = mean_n exp(i t x_n)
@@ -236,7 +270,40 @@ def epps_pulley(x: torch.Tensor, knots: int = 17, t_max: float = 3.0, reduce=Non
     beyond |t| = 3 carries weight exp(-4.5) and is dropped.
     ``reduce`` sums the per-rank sums of cos/sin and the counts (``all_reduce_sum``): the
     ECF means must be global *before* squaring, and N is the global batch.
+
+    ``fused=True`` (the default) computes the sums of cos/sin with ``_EcfSums`` (analytic
+    gradient, cos/sin kept from the forward) and leaves out the knot t = 0; ``fused=False``
+    is the plain autograd formula over all knots (``_epps_pulley_reference``, kept for tests
+    and for the benchmark's fused/plain ratio).  The (M, K) part after the sums, ``reduce``
+    included, is the same autograd code in both, so ``reduce`` (an all-reduce across ranks,
+    with its all-reduce of the gradient in the backward) runs in the fused path too: there is
+    no case that needs the plain formula.
     """
+    if x.ndim != 2:
+        raise ValueError(f"epps_pulley expects (N, M), got {tuple(x.shape)}")
+    if not fused:
+        return _epps_pulley_reference(x, knots, t_max, reduce)
+    t = torch.linspace(0.0, t_max, knots, device=x.device, dtype=x.dtype)
+    quad = 2.0 * _trapezoid_weights(t) * torch.exp(-t * t / 2)  # weight exp(-t^2/2), both half-lines
+    # The knot t = 0 adds exactly 0 (and a zero gradient): cos(0 x) = 1 and sin(0 x) = 0 for
+    # every sample, so phi_N(0) = n / n = 1 = exp(-0^2/2), and |phi_N(0) - 1|^2 = 0.  In floating
+    # point too: 0 * x = 0 for finite x, n ones sum to n exactly (below 2^24 samples in fp32;
+    # beyond, the plain formula's rounded sum makes its term a small error, not the exact 0),
+    # n / n = 1, also after ``reduce`` (its n is the sum of the same per-rank counts).  The
+    # knot's quadrature weight h/2 multiplies that 0, so leaving it out changes nothing.
+    t, quad = t[1:], quad[1:]
+    cos_sum, sin_sum = _EcfSums.apply(x, t)  # (M, K - 1)
+    n = torch.tensor(float(x.shape[0]), device=x.device, dtype=x.dtype)
+    if reduce is not None:
+        cos_sum, sin_sum, n = reduce(cos_sum), reduce(sin_sum), reduce(n)
+    target = torch.exp(-t * t / 2)
+    err = (cos_sum / n - target) ** 2 + (sin_sum / n) ** 2  # |phi_N - phi|^2, (M, K - 1)
+    return n * (err * quad).sum(-1)
+
+
+def _epps_pulley_reference(x: torch.Tensor, knots: int = 17, t_max: float = 3.0, reduce=None) -> torch.Tensor:
+    """The plain autograd formula of ``epps_pulley`` (all knots, t = 0 included): the
+    reference the fused path is tested against, and the benchmark's "plain" SIGReg."""
     if x.ndim != 2:
         raise ValueError(f"epps_pulley expects (N, M), got {tuple(x.shape)}")
     t = torch.linspace(0.0, t_max, knots, device=x.device, dtype=x.dtype)
@@ -259,7 +326,11 @@ class SIGRegLoss(JEPALoss):
     averaged over the two views.  Directions are redrawn every training step from a
     generator seeded by (seed, step), so every rank draws the same ones; the step is a
     buffer and travels with the checkpoint.  ``fixed_slices=True`` keeps step 0's draw.
+    The statistic uses the fused ``epps_pulley``; ``fused = False`` on an instance (not a
+    config key) switches it to the plain autograd formula, for tests and benchmarks.
     """
+
+    fused = True
 
     def __init__(self, num_slices: int = 256, lam: float = 0.05, knots: int = 17, t_max: float = 3.0,
                  fixed_slices: bool = False, seed: int = 0):
@@ -293,7 +364,7 @@ class SIGRegLoss(JEPALoss):
         return (a / a.norm(dim=0, keepdim=True)).to(device=device, dtype=dtype)
 
     def sigreg(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return epps_pulley(z @ a, self.knots, self.t_max, reduce=all_reduce_sum).mean()
+        return epps_pulley(z @ a, self.knots, self.t_max, reduce=all_reduce_sum, fused=self.fused).mean()
 
     def forward(self, z_a, z_b):
         z_a, z_b = _check_pair(z_a, z_b)

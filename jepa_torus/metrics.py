@@ -786,6 +786,7 @@ def evaluate(
     topology_kwargs: dict | None = None,
     euclidean_control: bool = False,
     label_free_angles: bool = True,
+    geometry_feats=None,     # the geometry's and circular decoding's points, row for row with test_feats
 ) -> dict:
     """All metrics for one set of frozen features, as a dict (and a JSON file if out_path).
 
@@ -793,7 +794,9 @@ def evaluate(
     geometry (``geometry``: topology with resamples, torus score, intrinsic dimension,
     spectral-gap ratio, label-free angles) uses the test rows ``topology_index`` (default: a
     seeded subsample of `n_topology`); circular decoding (if `test_angles`, shape
-    (n_test, m)) uses all test features.  The JSON is written to a temporary file in the
+    (n_test, m)) uses all test features.  ``geometry_feats`` (default: the test features)
+    gives those two other points for the same test images: eval.evaluate_run probes the
+    representation h and measures the geometry of the embedding z.  The JSON is written to a temporary file in the
     same folder and moved into place, so a reader never sees half a file.
     """
     xtr, xte = _points(train_feats, "train_feats"), _points(test_feats, "test_feats", min_points=4)
@@ -807,13 +810,16 @@ def evaluate(
     out = {"linear_probe": _timed(seconds, "linear_probe", linear_probe, xtr, ytr, xte, yte, seed=seed),
            "knn_accuracy": _timed(seconds, "knn_accuracy", knn_accuracy, xtr, ytr, xte, yte, k=knn_k),
            "effective_rank": effective_rank(xte)}
-    geo = geometry(xte[sub], None if test_angles is None else np.asarray(test_angles)[sub], seed=seed, graph_k=graph_k,
+    xgeo = xte if geometry_feats is None else _points(geometry_feats, "geometry_feats", min_points=4)
+    if len(xgeo) != len(xte):
+        raise ValueError(f"geometry_feats has {len(xgeo)} rows, test_feats {len(xte)}: they must be the same images")
+    geo = geometry(xgeo[sub], None if test_angles is None else np.asarray(test_angles)[sub], seed=seed, graph_k=graph_k,
                    topology_kwargs=topology_kwargs, euclidean_control=euclidean_control,
                    label_free_angles=label_free_angles)
     seconds.update(geo.pop("seconds"))
     out.update(geo)
     if test_angles is not None:
-        out["circular_decoding"] = _timed(seconds, "circular_decoding", circular_decoding, xte, test_angles, seed=seed)
+        out["circular_decoding"] = _timed(seconds, "circular_decoding", circular_decoding, xgeo, test_angles, seed=seed)
     out.update(n_train=len(xtr), n_test=len(xte), dim=xte.shape[1], seed=seed, seconds=seconds)
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)

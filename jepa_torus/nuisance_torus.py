@@ -1,4 +1,4 @@
-"""nuisance_torus: a ground-truth world where the torus must be learned (issue 13, groundwork).
+"""nuisance_torus: a ground-truth world where the torus must be learned.
 
 torus_world's pixels are a torus already, so every encoder passes it.  Here each *view* of a
 sample is drawn independently around the sample's two angles a in T^2:
@@ -16,20 +16,30 @@ R^2 < 0.1), while a polarity-invariant (quadratic) feature still carries them.  
 (no polarity, contrast 1, no background, occluder or noise) gives torus_world's images exactly.
 
 Every random draw comes from the torch.Generator passed in (seeded by seed, epoch and step in
-training), so views replay exactly on resume.  Not wired into training yet: the loop's
-paired-view path, the config section and the plan entries are the rest of issue 13.
+training), so views replay exactly on resume.
+
+As a data set (``data.load_dataset("nuisance_torus", split, nuisance=...)``, config key
+``data.nuisance`` holding fields of ``Nuisance`` over ``HARD``):
+* training pairs are two independent nuisance draws of the same angles (``PairedViews``):
+  the views come from the data set, and no image augmentation is applied on top (the
+  nuisance *is* the view distribution; a crop or flip would also move the angles);
+* a split's ``images`` are one fixed nuisance draw per image (the probes' bank, the test
+  images of the paper's tables), its ``clean`` the same angles rendered without nuisance
+  (torus_world's images: the encoder's view of the pure angle signal);
+* labels are the 4 x 4 angle bins of torus_world, angles the ground truth.
 """
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from .torus_world import _texture, torus_images
+from .torus_world import _texture, torus_images, torus_labels
 
-__all__ = ["Nuisance", "CLEAN", "HARD", "texture_mean", "texture_std", "render_views"]
+__all__ = ["Nuisance", "CLEAN", "HARD", "texture_mean", "texture_std", "render_views", "nuisance_from",
+           "nuisance_torus", "PairedViews"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +122,50 @@ def render_views(angles: torch.Tensor, nuisance: Nuisance, generator: torch.Gene
         x = x + nuisance.noise * torch.randn(x.shape, generator=generator, device=dev)
     return x.float()
 
+
+
+def nuisance_from(values: dict | Nuisance | None) -> Nuisance:
+    """``HARD`` with the fields in ``values`` replaced (config key data.nuisance; lists -> tuples)."""
+    if isinstance(values, Nuisance):
+        return values
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in (values or {}).items()}
+    unknown = sorted(set(values) - set(asdict(HARD)))
+    if unknown:
+        raise ValueError(f"unknown nuisance field(s) {', '.join(unknown)}; valid: {', '.join(asdict(HARD))}")
+    return replace(HARD, **values)
+
+
+def nuisance_torus(n: int, seed: int = 0, nuisance: dict | Nuisance | None = None, size: int = 32,
+                   texture_seed: int = 0, n_bins: int = 4):
+    """n angle pairs (uniform, drawn with ``seed`` exactly as torus_world draws them) and their
+    images: one fixed nuisance draw each (generator seed 1_000_003 + seed, fixed per split)
+    and the clean rendering.  Returns (images float32 (n, 1, S, S), angles float64 (n, 2),
+    labels int64 (n,), clean float32 (n, 1, S, S))."""
+    g = torch.Generator().manual_seed(seed)
+    angles = torch.rand(n, 2, generator=g, dtype=torch.float64) * (2 * math.pi)
+    views = render_views(angles, nuisance_from(nuisance), torch.Generator().manual_seed(1_000_003 + seed), size,
+                         texture_seed)
+    clean = torus_images(angles, size=size, texture_seed=texture_seed)
+    return views, angles, torus_labels(angles, n_bins), clean
+
+
+class PairedViews:
+    """The training pairs of nuisance_torus: for a batch of indices into ``angles``, two
+    independent nuisance draws of the same angles, normalised like every network input
+    (``data.normalize`` with the data set's mean/std).  The drop-in for
+    ``augment.Augment.two_views`` in the training loop; same generator state -> same views."""
+
+    def __init__(self, angles: torch.Tensor, nuisance: dict | Nuisance | None, mean, std, size: int = 32):
+        self.angles, self.nuisance, self.size = angles.cpu(), nuisance_from(nuisance), size
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def __repr__(self) -> str:
+        return f"PairedViews({len(self.angles)} angle pairs, {self.nuisance})"
+
+    def two_views(self, index: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        from .data import normalize
+
+        a = self.angles[index.cpu()]
+        v = render_views(torch.cat([a, a]), self.nuisance, generator, self.size)   # (2B, 1, S, S): one pass
+        v = normalize(v, self.mean, self.std, inplace=True)
+        return v[: len(a)], v[len(a):]

@@ -9,9 +9,10 @@
     python -m jepa_torus.plan exec -m jepa_torus.report --profile cpu   # any module or script,
     python -m jepa_torus.plan exec tests/bench_losses.py --out x.json  # as make runs them
 
-A run executes notebooks/train.ipynb with papermill (so every run has a report a person
-can read) and renders it as HTML; the notebook calls ``jepa_torus.train``, which resumes an
-interrupted run and skips a finished one.  Stage timings go to reports/<profile>/timings.jsonl.
+A run calls ``jepa_torus.train`` as notebooks/train.ipynb does (same config, same folder); the
+training resumes an interrupted run and skips a finished one.  Its report (the notebook executed
+on the finished run, as HTML) is rendered on demand: `make run-reports`.  Stage timings go to
+reports/<profile>/timings.jsonl.
 Every command here (and ``exec``, which make uses for the other Python steps) ends on
 Ctrl-C with one line saying what was kept and how to resume, and on an unwritable output
 with one ``error:`` line naming the path and the reason (files.OutputError); no traceback.
@@ -33,23 +34,45 @@ from . import runs
 from .config import PROFILE_NAMES
 from .files import OutputError, append_line, ensure_dir, open_append, read_jsonl
 
-# The main comparison (paper Table 1): every regulariser and predictor, same encoder.
-MAIN = ["baseline_vicreg", "baseline_sigreg", "hybrid", "toroidal_N8", "toroidal_N12", "toroidal_N16",
-        "toroidal_head_N12", "hamjepa"]
+# The methods, in the paper's order.  CENTRAL: the paired comparison of the first question
+# (3 seeds wherever a profile can afford them); MAIN: every regulariser and predictor.
+CENTRAL = ["baseline_vicreg", "baseline_sigreg", "toroidal_N12"]
+MAIN = CENTRAL + ["hybrid", "toroidal_N8", "toroidal_N16", "toroidal_head_N12", "hamjepa"]
+JEPA = ["jepa_ema_vicreg", "jepa_ema_toroidal_N12"]   # the original's setup: EMA target, MLP predictor, one way
+METHODS = MAIN + JEPA   # every self-supervised method: the rows of the results tables
+REFERENCE_ROWS = ["supervised_angles", "baseline_vicreg_random_init", "raw_pixels"]   # below them
 TORUS_WEIGHTS = [0.01, 0.1, 10.0]   # the toroidal weight sweep; 1.0 is toroidal_N12 itself
-DATASET_KEYS = {"fashion_mnist": "fmnist", "torus_world": "torus", "cifar10": "cifar10", "cifar100": "cifar100"}
+DATASET_KEYS = {"fashion_mnist": "fmnist", "torus_world": "torus", "nuisance_torus": "nuisance",
+                "nuisance_torus_clean": "clean",
+                "cifar10": "cifar10", "cifar100": "cifar100"}
+GRID = ["toroidal_N8", "toroidal_N16"]              # the grid-size ablation (N=12 is central)
+PREDICTOR = ["hamjepa", "hamjepa_mlp"]               # Hamiltonian vs the parameter-matched MLP predictor
+# groups: central | main (the rest of MAIN: hybrid, torus head) | grid | predictor | jepa |
+# supervised (nuisance_torus's upper reference, configs/supervised_angles.yaml) | torus_weight |
+# baseline (raw pixels, the untrained encoder)
+ALL_GROUPS = ["central", "main", "grid", "predictor", "jepa", "supervised", "torus_weight", "baseline"]
 
-# profile -> data set -> which groups run there, with which seeds.
-# The CPU profile spends its budget on few, longer Fashion-MNIST runs and on three seeds of
-# the cheap torus_world runs, where the ablations live (README, "CPU profile").
+# profile -> data set -> [(groups, seeds), ...].  Runs of one profile with the same seed are
+# paired (same initialisation and batches), which report's paired intervals use.
+# The CPU profile (README, "CPU profile"): 3 paired seeds of the central comparison on
+# Fashion-MNIST, of the central, JEPA and reference rows of the hard world's Q2 tables, and of
+# the baselines; the hard world's ablations (lambda_T, N, predictor) at one seed; torus_world
+# (a torus in pixel space) keeps only the instrument's rows (raw pixels, the untrained encoder).
+# Cut for time (README, "Profiles and budget"): the hybrid and the torus head everywhere, and the
+# grid and predictor rows on Fashion-MNIST (the gpu profile runs them).
 PROFILES = {
-    "smoke": {"fashion_mnist": {"seeds": [0], "groups": ["main", "baseline"]},
-              "torus_world": {"seeds": [0, 1], "groups": ["main", "torus_weight", "predictor", "baseline"]}},
-    "cpu": {"fashion_mnist": {"seeds": [0], "groups": ["main", "baseline"]},
-            "torus_world": {"seeds": [0, 1, 2], "groups": ["main", "torus_weight", "predictor", "baseline"]}},
-    "gpu": {"cifar10": {"seeds": [0, 1, 2], "groups": ["main", "torus_weight", "predictor", "baseline"]},
-            "fashion_mnist": {"seeds": [0, 1, 2], "groups": ["main", "baseline"]},
-            "torus_world": {"seeds": [0, 1, 2], "groups": ["main", "torus_weight", "predictor", "baseline"]}},
+    "smoke": {"fashion_mnist": [(["central", "main", "grid", "predictor", "jepa", "baseline"], [0])],
+              "torus_world": [(["baseline"], [0, 1])],
+              "nuisance_torus": [(["central", "jepa", "supervised", "baseline"], [0, 1]),
+                                 (["main", "grid", "torus_weight", "predictor"], [0])]},
+    "cpu": {"fashion_mnist": [(["central", "baseline"], [0, 1, 2]), (["jepa"], [0])],
+            "nuisance_torus": [(["central", "jepa", "supervised", "baseline"], [0, 1, 2]),
+                               (["grid", "torus_weight", "predictor"], [0])],
+            "torus_world": [(["baseline"], [0, 1, 2])]},
+    "gpu": {"cifar10": [([g for g in ALL_GROUPS if g != "supervised"], [0, 1, 2])],
+            "fashion_mnist": [(["central", "main", "grid", "predictor", "jepa", "baseline"], [0, 1, 2])],
+            "nuisance_torus": [(ALL_GROUPS, [0, 1, 2])],
+            "torus_world": [(["baseline"], [0, 1, 2])]},
 }
 NOTEBOOKS = ("analyze", "ablate", "figures")
 
@@ -59,7 +82,7 @@ class Run:
     config: str                  # configs/<config>.yaml
     dataset: str
     seed: int
-    group: str = "main"          # main | torus_weight | predictor | baseline
+    group: str = "central"       # one of ALL_GROUPS
     overrides: tuple = field(default=())  # (("objective.loss.torus_weight", 0.1), ...)
     label: str = ""              # name suffix for the overrides
 
@@ -87,19 +110,24 @@ def runs_for(profile: str) -> list[Run]:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     out = []
-    for dataset, spec in PROFILES[profile].items():
-        for seed in spec["seeds"]:
-            groups = spec["groups"]
-            if "main" in groups:
-                out += [Run(c, dataset, seed) for c in MAIN]
+    for dataset, specs in PROFILES[profile].items():
+        first_seed = min(seed for _, seeds in specs for seed in seeds)
+        for seed in sorted({seed for _, seeds in specs for seed in seeds}):
+            groups = [g for gs, seeds in specs if seed in seeds for g in gs]
+            out += [Run(c, dataset, seed, "central") for c in CENTRAL if "central" in groups]
+            out += [Run(c, dataset, seed, "main") for c in MAIN if c not in CENTRAL + GRID + PREDICTOR
+                    and "main" in groups]
+            out += [Run(c, dataset, seed, "grid") for c in GRID if "grid" in groups]
+            out += [Run(c, dataset, seed, "jepa") for c in JEPA if "jepa" in groups]
+            if "supervised" in groups:
+                out.append(Run("supervised_angles", dataset, seed, "supervised"))
             if "torus_weight" in groups:
                 out += [Run("toroidal_N12", dataset, seed, "torus_weight", (("objective.loss.torus_weight", w),),
                             f"torus_weight{w:g}") for w in TORUS_WEIGHTS]
-            if "predictor" in groups:
-                out.append(Run("hamjepa_mlp", dataset, seed, "predictor"))
+            out += [Run(c, dataset, seed, "predictor") for c in PREDICTOR if "predictor" in groups]
             if "baseline" in groups:  # the untrained encoder (same architecture, 0 epochs) and raw pixels
                 out.append(Run("baseline_vicreg", dataset, seed, "baseline", (("optim.epochs", 0),), "random_init"))
-                if seed == spec["seeds"][0]:  # deterministic: one seed is enough
+                if seed == first_seed:  # deterministic: one seed is enough
                     out.append(Run("raw_pixels", dataset, seed, "baseline"))
     return out
 
@@ -206,14 +234,42 @@ class _kernel_log:
 
 
 def run_one(profile: str, run_id: str) -> None:
+    """Train and evaluate one run of the plan (what make calls), as notebooks/train.ipynb would:
+    the same config resolution, the same folder.  No notebook: a kernel start and an HTML
+    rendering cost 15-20 s a run, a quarter of a hard-world run, so the per-run reports are
+    rendered on demand (``run_report``, `make run-reports`).  Its seconds go to timings.jsonl."""
+    from .config import resolve
+    from .gpus import claim_gpu
+    from .train import train
+
+    from .config import ConfigError
+    from .data import DataError
+    from .files import CheckpointError
+    from .train import TrainingDiverged
+
+    r = find_run(profile, run_id)
+    t0 = time.time()
+    try:
+        with claim_gpu(what=r.id):  # make -j<GPUs>: one GPU per run (jepa_torus/gpus.py); no-op on a CPU
+            cfg = resolve(runs.REPO / "configs" / f"{r.config}.yaml", profile, r.override_dict())
+            train(cfg, r.dir(profile))
+    except (ConfigError, DataError, CheckpointError, TrainingDiverged) as e:  # one line, as train's CLI
+        raise SystemExit(f"error: run {r.id}: {e}") from None
+    except KeyboardInterrupt as e:  # train's Interrupted says what was kept
+        if str(e):
+            print(e, file=sys.stderr)
+        raise
+    _record_time(profile, f"run:{r.id}", time.time() - t0)
+
+
+def run_report(profile: str, run_id: str) -> None:
+    """The run's report: notebooks/train.ipynb executed on it (a finished run is not retrained,
+    so this takes seconds) and rendered as HTML under reports/<profile>/runs/."""
     r = find_run(profile, run_id)
     report = runs.REPO / "reports" / profile / "runs" / (r.id.replace("/", "__") + ".ipynb")
     params = {"config": f"configs/{r.config}.yaml", "profile": profile,
               "overrides": json.dumps(r.override_dict()), "output_dir": str(r.dir(profile).relative_to(runs.REPO))}
-    from .gpus import claim_gpu
-
-    with claim_gpu(what=r.id):  # make -j<GPUs>: one GPU per run (jepa_torus/gpus.py); no-op on a CPU
-        execute_notebook("train", report, params, profile, f"run:{r.id}")
+    execute_notebook("train", report, params, profile, f"report:{r.id}")
 
 
 def run_notebook(name: str, profile: str) -> None:

@@ -45,10 +45,11 @@ from . import dist, runs
 from . import models as M
 from .augment import augment_for
 from .config import PROFILE_NAMES, Config, ConfigError, changed_keys, config_hash, differences, resolve, validate
-from .data import DataError, epoch_batches, verify_split
+from .data import PAIRED_VIEWS, DataError, epoch_batches, verify_split
 from .eval import evaluate_run, pick_device
 from .files import (CheckpointError, OutputError, append_line, atomic_write_bytes, atomic_write_json, ensure_dir,
                     load_latest, open_append, read_jsonl, remove_stale_tmp, save_checkpoint)
+from .nuisance_torus import PairedViews
 from .objective import Objective
 
 
@@ -136,7 +137,9 @@ class Monitor:
     drawn with a generator of its own (the training's random streams are untouched), a quarter
     of it as queries against the rest.  Eval mode, no gradient: BatchNorm statistics and the
     weights do not move, so no number of the run changes; the values go into the epoch's end
-    line of metrics.jsonl (``monitor_knn``, ``monitor_rankme``)."""
+    line of metrics.jsonl (``monitor_knn``, ``monitor_rankme``, and where the data set has
+    angles ``monitor_circular_r2``: metrics.circular_decoding of the embedding z, as the final
+    geometry, 5-fold out of fold)."""
 
     def __init__(self, cfg: Config, train_split, images: torch.Tensor):
         n = min(cfg.run.monitor_images, len(images))
@@ -144,6 +147,7 @@ class Monitor:
         idx = torch.randperm(len(images), generator=g)[:n]
         self.images, self.labels = images[idx.to(images.device)], train_split.labels[idx].numpy()
         self.info, self.queries = train_split.info, max(1, n // 4)
+        self.angles = None if train_split.angles is None else train_split.angles[idx].numpy()
         self.every, self.threads = cfg.run.monitor_every, cfg.run.threads
 
     def due(self, epoch: int, epochs: int) -> bool:
@@ -155,11 +159,15 @@ class Monitor:
         from . import metrics
         from .eval import extract_features
 
-        z, y, q = extract_features(model, self.images, self.info), self.labels, self.queries
+        z, y, q = extract_features(model, self.images, self.info), self.labels, self.queries  # h, as the probes
         with threadpool_limits(limits=self.threads or None):
             knn = metrics.knn_accuracy(z[q:], y[q:], z[:q], y[:q], k=min(20, len(z) - q))
             rankme = metrics.effective_rank(z)
-        return {"monitor_knn": float(knn), "monitor_rankme": float(rankme)}
+            out = {"monitor_knn": float(knn), "monitor_rankme": float(rankme)}
+            if self.angles is not None:  # known angles: how well the embedding z decodes them (out of fold)
+                emb = extract_features(model, self.images, self.info, "z")
+                out["monitor_circular_r2"] = float(metrics.circular_decoding(emb, self.angles))
+        return out
 
 
 def attached() -> bool:
@@ -188,6 +196,9 @@ class Run:
         self.world, self.main_rank = dist.world_size(), dist.is_main()
         self.images = train_split.images.to(device)  # the training images (train_subset), on the device, every rank
         self.augment = augment_for(cfg.data.dataset, **cfg.data.augment)
+        self.angles = train_split.angles  # ground truth (CPU), or None
+        if cfg.data.dataset in PAIRED_VIEWS:  # the data set draws the two views (nuisance_torus), not augment
+            self.augment = PairedViews(train_split.angles, cfg.data.nuisance, train_split.info.mean, train_split.info.std)
         self.steps_per_epoch = len(self.images) // cfg.optim.batch_size  # >= 1: checked before anything was written
         self.total = cfg.optim.epochs * self.steps_per_epoch
         torch.manual_seed(cfg.run.seed)
@@ -196,7 +207,9 @@ class Run:
             self.model = dist.global_batchnorm(self.model, device)
         self.objective = Objective(cfg.objective, self.model, self.steps_per_epoch).to(device)
         self.target = M.ema_copy(self.model) if cfg.objective.ema_momentum > 0 else None
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        # the objective's own parameters (only the supervised reference's head) after the model's
+        self.opt = torch.optim.AdamW([*self.model.parameters(), *self.objective.parameters()], lr=cfg.optim.lr,
+                                     weight_decay=cfg.optim.weight_decay)
         self.epoch = self.step = self.global_step = 0
         self.partial: dict = {}  # running sums of the epoch a mid-epoch checkpoint was taken in
         self.ckpt = out / runs.CHECKPOINT
@@ -327,8 +340,9 @@ class Run:
                                                            **means, **probe}))
                     print(f"[jepa_torus] {cfg.run.name} s{cfg.run.seed} epoch {self.epoch + 1}/{cfg.optim.epochs}: "
                           f"{seconds:.0f} s, " + ", ".join(f"{k[5:]} {v:.4g}" for k, v in means.items())
-                          + (f"; kNN {100 * probe['monitor_knn']:.1f} %, RankMe {probe['monitor_rankme']:.1f} "
-                             f"(training images)" if probe else ""), flush=True)
+                          + (f"; kNN {100 * probe['monitor_knn']:.1f} %, RankMe {probe['monitor_rankme']:.1f}"
+                             + (f", circular R2 {probe['monitor_circular_r2']:.3f}" if "monitor_circular_r2" in probe
+                                else "") + " (training images)" if probe else ""), flush=True)
                     if board is not None:
                         for k, v in {**means, **probe}.items():
                             board.add_scalar(f"epoch/{k}", v, self.epoch + 1)
@@ -350,14 +364,20 @@ class Run:
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.objective.set_progress(self.global_step, self.total)
-        v1, v2 = self.augment.two_views(self.images[batch], seeded_generator(self.device, cfg.run.seed, self.epoch, self.step))
+        gen = seeded_generator(self.device, cfg.run.seed, self.epoch, self.step)
+        if isinstance(self.augment, PairedViews):  # two nuisance draws of the batch's angles
+            v1, v2 = self.augment.two_views(batch, gen)
+        else:
+            v1, v2 = self.augment.two_views(self.images[batch], gen)
+        angles = self.angles[batch.cpu()].to(self.device) if self.objective.needs_angles else None
         if rows is not None:  # every rank drew the global batch's views; each keeps its rows
             v1, v2 = v1[rows], v2[rows]
+            angles = None if angles is None else angles[rows]
         if self.amp is None:
-            parts = self.objective(net, self.target_net, v1, v2)
+            parts = self.objective(net, self.target_net, v1, v2, angles)
         else:  # the networks in bf16, the losses in fp32 (Objective.forward)
             with torch.autocast(self.device.type, dtype=self.amp):
-                parts = self.objective(net, self.target_net, v1, v2)
+                parts = self.objective(net, self.target_net, v1, v2, angles)
         vals = dist.mean_over_ranks(parts)  # the global batch's values, the same on every rank
         bad = [k for k, v in vals.items() if not math.isfinite(v)]
         if bad:  # the one finiteness check of the step (the losses do not check their inputs)

@@ -286,7 +286,7 @@ def test_torus_world_registry_stats_and_speed():
 # ----------------------------------------------------------------------- registry, batching
 
 def test_registry():
-    with pytest.raises(ValueError, match="cifar10, cifar100, fashion_mnist, torus_world"):
+    with pytest.raises(ValueError, match="cifar10, cifar100, fashion_mnist, nuisance_torus, torus_world"):
         D.load_dataset("mnist")
     with pytest.raises(ValueError, match="split"):
         D.load_dataset("torus_world", "val")

@@ -52,3 +52,116 @@ def test_the_expected_view_does_not_depend_on_the_angles():
         a = angles(1, seed).repeat(4000, 1)
         mean_view = render_views(a, Nuisance(occluders=0), gen(seed)).mean(0)
         assert float((mean_view - mu).abs().mean()) < 0.02   # E[x | a] = mu for every a
+
+
+# --------------------------------------------------------------------------- as a data set
+from dataclasses import asdict  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from jepa_torus import data  # noqa: E402
+from jepa_torus.config import ConfigError, resolve  # noqa: E402
+from jepa_torus.files import load_checkpoint  # noqa: E402
+from jepa_torus.nuisance_torus import PairedViews, nuisance_from  # noqa: E402
+from jepa_torus.objective import AngleRegression  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_splits_have_torus_worlds_angles_a_fixed_nuisance_draw_and_the_clean_images():
+    for split in ("train", "test"):
+        tw, nt = data.load_dataset("torus_world", split), data.load_dataset("nuisance_torus", split)
+        assert torch.equal(tw.angles, nt.angles) and torch.equal(tw.labels, nt.labels)
+        assert torch.allclose(nt.clean, torus_images(nt.angles), atol=0) and nt.images.dtype == torch.float32
+        assert not torch.allclose(nt.images, nt.clean, atol=0.1)
+        assert torch.equal(data.load_dataset("nuisance_torus", split).images, nt.images)   # fixed per split
+    # the clean setting gives torus_world's images (up to its uint8 rounding)
+    clean = data.load_dataset("nuisance_torus", "test", nuisance=asdict(CLEAN))
+    tw = data.load_dataset("torus_world", "test")
+    assert float((clean.images - tw.images.float() / 255).abs().max()) <= 0.5 / 255 + 1e-6
+
+
+def test_the_normalisation_constants_are_the_pixel_statistics_of_hard_views():
+    info = data.dataset_info("nuisance_torus")
+    x = data.load_dataset("nuisance_torus", "train").images
+    assert abs(float(x.mean()) - info.mean[0]) < 0.005 and abs(float(x.std()) - info.std[0]) < 0.005
+
+
+def test_paired_views_share_the_angles_replay_exactly_and_are_normalised():
+    split = data.load_dataset("nuisance_torus", "test")
+    info = split.info
+    views = PairedViews(split.angles, {}, info.mean, info.std)
+    idx = torch.arange(64)
+    v1, v2 = views.two_views(idx, gen(3))
+    w1, w2 = views.two_views(idx, gen(3))
+    assert torch.equal(v1, w1) and torch.equal(v2, w2) and not torch.allclose(v1, v2)
+    # undo the normalisation: each view is HARD's rendering of its angles with the same stream
+    raw = render_views(torch.cat([split.angles[idx]] * 2), HARD, gen(3))
+    assert torch.allclose(torch.cat([v1, v2]) * info.std[0] + info.mean[0], raw, atol=1e-5)
+
+
+def test_nuisance_settings_are_checked_before_anything_runs():
+    ok = resolve(REPO / "configs/baseline_vicreg.yaml", "smoke", {"dataset": "nuisance_torus",
+                                                                   "nuisance": {"polarity": False}})
+    assert nuisance_from(ok.data.nuisance) == Nuisance(polarity=False)
+    for over, match in [({"dataset": "fashion_mnist", "nuisance": {"noise": 0.1}}, "only data set nuisance_torus"),
+                        ({"dataset": "nuisance_torus", "augment": {"flip_p": 0.0}}, "draws its two views itself"),
+                        ({"dataset": "nuisance_torus", "nuisance": {"contrast": [1.5, 0.5]}}, "low <= high"),
+                        ({"dataset": "nuisance_torus", "nuisance": {"occluders": 20}}, "occluders"),
+                        ({"dataset": "nuisance_torus", "nuisance": {"polarty": True}}, "polarity")]:
+        with pytest.raises(ConfigError, match=match):
+            resolve(REPO / "configs/baseline_vicreg.yaml", "smoke", over)
+    with pytest.raises(ConfigError, match="has none"):
+        resolve(REPO / "configs/supervised_angles.yaml", "smoke", {"dataset": "fashion_mnist"})
+
+
+def test_the_supervised_reference_regresses_cos_and_sin_of_both_angles():
+    torch.manual_seed(0)
+    loss = AngleRegression(5)
+    h1, h2, a = torch.randn(8, 5), torch.randn(8, 5), torch.rand(8, 2) * 6
+    w, b = loss.head.weight.detach(), loss.head.bias.detach()
+    target = torch.stack([a[:, 0].cos(), a[:, 0].sin(), a[:, 1].cos(), a[:, 1].sin()], 1)
+    want = 0.5 * (((h1 @ w.T + b - target) ** 2).mean() + ((h2 @ w.T + b - target) ** 2).mean())
+    assert torch.allclose(loss(h1, h2, a)["loss"], want)
+
+
+def _fingerprint(run):
+    state = load_checkpoint(Path(run) / "last.pt")
+    final = json.loads((Path(run) / "final.json").read_text())
+    return state, final
+
+
+@pytest.mark.parametrize("config", ["supervised_angles"])  # PairedViews, the angles and the head
+def test_a_killed_nuisance_run_resumes_to_the_uninterrupted_numbers(config, tmp_path):
+    args = ["--config", f"configs/{config}.yaml", "--profile", "smoke", "--dataset", "nuisance_torus",
+            "--train_subset", "640", "--batch-size=32", "--epochs", "2", "--threads", "1", "--log_every", "5",
+            "--run.checkpoint_minutes=0.0", "--eval.analysis", "false", "--eval.probe_train", "256",
+            "--eval.probe_test", "128", "--run.monitor_images", "0"]
+    cmd = [sys.executable, "-m", "jepa_torus.train", *args]
+    ref = subprocess.run(cmd + ["--output-dir", str(tmp_path / "ref")], cwd=REPO, capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--output-dir", str(run)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once a mid-epoch checkpoint of epoch 0 exists
+        log = run / "metrics.jsonl"
+        if (run / "last.pt").exists() and log.exists() and log.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final.json").exists(), "the run finished before it could be killed"
+    again = subprocess.run(cmd + ["--output-dir", str(run)], cwd=REPO, capture_output=True, text=True)
+    assert again.returncode == 0 and "resuming" in again.stdout, again.stderr
+    (sa, fa), (sb, fb) = _fingerprint(tmp_path / "ref"), _fingerprint(run)
+    assert all(torch.equal(sa["model"][k], sb["model"][k]) for k in sa["model"])
+    assert all(torch.equal(sa["objective"][k], sb["objective"][k]) for k in sa["objective"])  # the supervised head
+    assert fa["linear_probe"] == fb["linear_probe"] and fa["clean"]["linear_probe"] == fb["clean"]["linear_probe"]
+    if config == "supervised_angles":  # the regression's loss is what was logged
+        assert "mean_mse" in (run / "metrics.jsonl").read_text()

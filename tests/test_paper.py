@@ -33,13 +33,15 @@ def smoke_paper():
     return r
 
 
-def test_every_run_of_the_plan_finished_with_a_report(smoke_paper):
+def test_every_run_of_the_plan_finished_and_the_summary_reports_exist(smoke_paper):
     runs = plan.runs_for("smoke")
     assert len(runs) > 20
     for run in runs:
         assert (run.dir("smoke") / "final.json").exists(), run.id
-    html = list((REPO / "reports" / "smoke" / "runs").glob("*.html"))
-    assert len(html) == len(runs)
+    # the per-run reports are rendered on demand (`make run-reports`), not by make paper
+    assert not list((REPO / "reports" / "smoke" / "runs").glob("*.html"))
+    timed = plan.stage_seconds("smoke")
+    assert all(f"run:{run.id}" in timed for run in runs)   # every run's seconds were recorded
     index = (REPO / "reports" / "smoke" / "index.html").read_text()
     for name in ("analyze", "ablate", "figures"):
         assert f"{name}.html" in index and (REPO / "reports" / "smoke" / f"{name}.html").stat().st_size > 10_000

@@ -46,7 +46,7 @@ def test_ahead_and_recovery_lists():
     }
     refs = ["baseline_vicreg", "baseline_sigreg"]
     assert ahead_of_all(summary, "torus_world", ["toroidal_N12", "toroidal_N8"], refs, "linear") == ["toroidal_N12"]
-    assert recovers_torus(summary, "torus_world", report.MAIN) == ["toroidal_N12"]
+    assert recovers_torus(summary, "torus_world", report.METHODS) == ["toroidal_N12"]
     assert report.listing([]) == "none"
 
 
@@ -93,7 +93,7 @@ def test_betti_ties_are_mixed_and_recovery_needs_a_majority():
     assert report.fmt_betti([(1, 2, 0), (1, 2, 0), (1, 0, 0)]) == "(1,2,0) 2/3"
     summary = {("torus_world", "toroidal_N8"): {"betti": [(1, 2, 1), (1, 2, 0), (1, 0, 0)]},
                ("torus_world", "toroidal_N12"): {"betti": [(1, 2, 1), (1, 2, 1), (1, 0, 0)]}}
-    assert recovers_torus(summary, "torus_world", report.MAIN) == ["toroidal_N12"]
+    assert recovers_torus(summary, "torus_world", report.METHODS) == ["toroidal_N12"]
 
 
 def test_best_is_a_tie_when_the_runner_up_prints_the_same():
@@ -166,7 +166,7 @@ def test_report_command_writes_tables_and_macros_without_a_kernel(tmp_path, monk
     monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")      # the fake profile lives here, not in runs/
     for name, accs in (("baseline_vicreg", [0.80, 0.81]), ("toroidal_N12", [0.70, 0.72])):
         for seed, acc in enumerate(accs):
-            _fake_run("smoke", "torus_world", name, seed, acc, _config(epochs=3))
+            _fake_run("smoke", "nuisance_torus", name, seed, acc, _config(epochs=3))
     out = tmp_path / "generated"
     # As `python -m jepa_torus.report`, in a fresh interpreter reading the fake runs folder;
     # then no module of a notebook kernel may have been imported.
@@ -186,25 +186,27 @@ def test_report_command_writes_tables_and_macros_without_a_kernel(tmp_path, monk
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [str(out), "[]"]
     text = (out / "macros.tex").read_text()
-    assert "\\newcommand{\\NumSeedsTorus}{2}" in text and "\\newcommand{\\EpochsTorus}{3}" in text
+    assert "\\newcommand{\\NumSeedsNuisance}{2}" in text and "\\newcommand{\\EpochsNuisance}{3}" in text
     assert "\\newcommand{\\EpochsFmnist}{--}" in text                    # no fashion_mnist run
     # mean 80.5, sd of (0.80, 0.81) = 0.00707 -> 0.7 points; 71.0 +- 1.4 the same way
-    assert "\\csname R@torus@baseline_vicreg@linear\\endcsname{80.5 $\\pm$ 0.7}" in text
-    assert "\\csname R@torus@toroidal_N12@linear\\endcsname{71.0 $\\pm$ 1.4}" in text
-    assert "\\csname D@torus@toroidal_N12@baseline_vicreg@linear\\endcsname{$-$9.5}" in text
-    assert "VICReg & 80.5 $\\pm$ 0.7 & -- &" in (out / "table_main_torus.tex").read_text()
+    assert "\\csname R@nuisance@baseline_vicreg@linear\\endcsname{80.5 $\\pm$ 0.7}" in text
+    assert "\\csname R@nuisance@toroidal_N12@linear\\endcsname{71.0 $\\pm$ 1.4}" in text
+    assert "\\csname D@nuisance@toroidal_N12@baseline_vicreg@linear\\endcsname{$-$9.5}" in text
+    assert "VICReg & -- & -- & -- & -- & -- & -- & 80.5 $\\pm$ 0.7 &" in (out / "table_main_nuisance.tex").read_text()
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"{n}.tex" for n in ("macros", "metrics_protocol", "table_ablation_grid", "table_ablation_torus_weight",
-                              "table_ablation_predictor", "table_baselines", "table_main_fmnist", "table_main_torus",
-                              "table_original", "table_topology_validation")])
+                              "table_ablation_predictor", "table_baselines", "table_main_fmnist", "table_main_nuisance",
+                              "table_clean_nuisance", "table_control_torus", "table_paired_fmnist_linear",
+                              "table_paired_fmnist_knn", "table_paired_nuisance_circ", "table_original",
+                              "table_topology_validation")])
 
 
 def test_torus_weight_table_puts_the_main_run_at_weight_one():
     weights = [0.1, 10.0, 1.0, 0.01]     # plan.TORUS_WEIGHTS and the main run's weight 1
     names = ["toroidal_N12_torus_weight0.1", "toroidal_N12_torus_weight10", "toroidal_N12", "toroidal_N12_torus_weight0.01"]
-    summary = {("torus_world", n): {"linear": Stat([w / 100])} for w, n in zip(weights, names)}
+    summary = {("nuisance_torus", n): {"circ": Stat([w / 100])} for w, n in zip(weights, names)}
     rows = [line.split(" & ")[:2] for line in report.torus_weight_table(summary).splitlines() if " & " in line][1:]
-    assert rows == [["0.01", "0.0"], ["0.1", "0.1"], ["1", "1.0"], ["10", "10.0"]]
+    assert rows == [["0.01", "0.00"], ["0.1", "0.00"], ["1", "0.01"], ["10", "0.10"]]
 
 
 def _control(fraction: float, signatures) -> dict:
@@ -219,9 +221,9 @@ def _macro_text(lines: list[str], name: str) -> str:
 
 
 def test_q2_verdict_is_written_only_when_the_control_reads_a_torus():
-    runs_ = [{"dataset": "torus_world", "name": "toroidal_N12", "seed": s, "betti": [1, 2, 1], "circular_decoding": 1.0,
+    runs_ = [{"dataset": "nuisance_torus", "name": "toroidal_N12", "seed": s, "betti": [1, 2, 1], "circular_decoding": 1.0,
               "intrinsic_dimension_mle": 2.2} for s in range(3)]
-    runs_ += [{"dataset": "torus_world", "name": "baseline_sigreg", "seed": s, "betti": [1, 1, 0], "circular_decoding": 0.99,
+    runs_ += [{"dataset": "nuisance_torus", "name": "baseline_sigreg", "seed": s, "betti": [1, 1, 0], "circular_decoding": 0.99,
                "intrinsic_dimension_mle": 2.3} for s in range(3)]
     good = runs_ + [_control(1.0, [(1, 2, 1)] * 5)]
     lines = report.q2_macros(good, report.summarize(good))

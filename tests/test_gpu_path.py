@@ -145,19 +145,22 @@ def test_a_run_trains_under_bf16_autocast(tmp_path, monkeypatch):
 def test_estimate_of_the_gpu_profile_counts_every_run_and_image():
     est = E.estimate("gpu", gpus=(1, 8), measure_here=False)
     by = {d["dataset"]: d for d in est["datasets"]}
-    assert est["runs"] == 108 and {k: by[k]["runs"] for k in by} == {"cifar10": 40, "fashion_mnist": 28,
-                                                                       "torus_world": 40}
-    assert {k: by[k]["epochs"] for k in by} == {"cifar10": [400], "fashion_mnist": [200], "torus_world": [50]}
-    # drop_last: 195 batches of 256 per CIFAR-10 epoch; 36 runs of CIFAR-10 train (4 baselines do not)
-    assert by["cifar10"]["images_per_epoch"] == 195 * 256 and by["cifar10"]["training_runs"] == 36
-    assert by["cifar10"]["train_images"] == 36 * 400 * 195 * 256
+    # plan.PROFILES["gpu"]: per seed 15 CIFAR-10 runs (every group but the supervised reference), 12
+    # Fashion-MNIST, 16 nuisance_torus, 1 torus_world (its untrained encoder); raw pixels once each
+    assert est["runs"] == 136 and {k: by[k]["runs"] for k in by} == {"cifar10": 46, "fashion_mnist": 37,
+                                                                       "nuisance_torus": 49, "torus_world": 4}
+    assert {k: by[k]["epochs"] for k in by} == {"cifar10": [400], "fashion_mnist": [200], "nuisance_torus": [100],
+                                                "torus_world": []}
+    # drop_last: 195 batches of 256 per CIFAR-10 epoch; 42 runs of CIFAR-10 train (4 baselines do not)
+    assert by["cifar10"]["images_per_epoch"] == 195 * 256 and by["cifar10"]["training_runs"] == 42
+    assert by["cifar10"]["train_images"] == 42 * 400 * 195 * 256
     assert by["cifar10"]["rate"]["source"] == "assumed" and "RTX A6000" in by["cifar10"]["rate"]["assumption"]
     # smaller images, proportionally faster; 8 GPUs: at least an eighth, at least the longest run
     assert by["fashion_mnist"]["rate"]["images_per_s"] == pytest.approx(E.ASSUMED["images_per_s"] * 1024 / 784)
     one, eight = est["wall_hours"]["1"], est["wall_hours"]["8"]
     assert one == pytest.approx(est["device_hours"]) and max(one / 8, est["longest_run_hours"]) <= eight < one / 7
     text = E.format_estimate(est)
-    assert "108 runs" in text and "assumed" in text and "on 8 GPUs" in text
+    assert "136 runs" in text and "assumed" in text and "on 8 GPUs" in text
 
 
 def test_makespan_is_longest_first():
@@ -172,7 +175,7 @@ def test_estimate_asks_for_confirmation_above_the_threshold(capsys):
     assert E.main(["--profile", "gpu", "--no-measure", "--confirm-above", "1e9"]) == 0
     out = subprocess.run([sys.executable, "-m", "jepa_torus.plan", "estimate", "--profile", "gpu", "--no-measure",
                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and json.loads(out.stdout)["runs"] == 108
+    assert out.returncode == 0 and json.loads(out.stdout)["runs"] == 136
 
 
 def test_the_training_step_is_measured_here():

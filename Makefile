@@ -1,7 +1,7 @@
 # jepa-torus: the experiment graph.  `make test` and `make paper` install what they need.
 #
 #   make paper [PROFILE=cpu|gpu|smoke] [JOBS=2]   every run, table, figure, report, the PDF, Lean
-#   make runs | bench | tables | figures | reports | run-reports | lean | clean | verify RUN=<run id>
+#   make runs | weights | bench | tables | figures | reports | run-reports | lean | clean | verify RUN=<run id>
 #   ONLY='torus_world/%/seed0 ...'   make only these runs (tables and notebooks read every finished run)
 #
 # Each run is a target (runs/<profile>/<dataset>/<name>/seed<k>/final.json, rules generated
@@ -43,7 +43,7 @@ RUN_PY := $(PY) -m jepa_torus.plan exec
 # `make -n`: the first word of MAKEFLAGS holds the one-letter flags
 DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
 
-.PHONY: help test paper runs bench tables figures reports run-reports lean clean clean-all sysdeps texdeps
+.PHONY: help test paper runs weights bench tables figures reports run-reports lean clean clean-all sysdeps texdeps
 help:
 	@sed -n '2,8p' Makefile
 
@@ -136,6 +136,10 @@ figures: $(REPORTS)/figures.html $(REPORTS)/analyze.html $(REPORTS)/ablate.html
 reports: $(REPORTS)/index.html
 $(REPORTS)/index.html: $(REPORTS)/analyze.html $(REPORTS)/ablate.html $(REPORTS)/figures.html jepa_torus/site.py
 	$(PY) -m jepa_torus.plan index --profile $(PROFILE)
+# weights.pt (the model alone, 1-3 MB, committed) of every finished central run, for
+# jepa_torus.load_run: a reader pokes at a paper run without retraining it
+weights: $(STAMP)
+	$(PY) -m jepa_torus.plan weights --profile $(PROFILE)
 # the per-run reports (git-ignored, ~0.5 MB each), rendered from the finished runs on demand,
 # seconds each (a finished run is not retrained); their index: $(REPORTS)/runs/index.html
 run-reports: $(STAMP)
@@ -168,6 +172,7 @@ PAPER_START := $(if $(filter paper,$(MAKECMDGOALS)),$(shell date +%s))
 paper: $(STAMP) sysdeps
 	$(ESTIMATE)
 	@$(MAKE) --no-print-directory -j$(JOBS) runs
+	@$(MAKE) --no-print-directory weights
 	@$(MAKE) --no-print-directory bench  # alone, after the runs: timings beside training are not the loss's
 	@$(MAKE) --no-print-directory -j$(JOBS) reports
 	@$(MAKE) --no-print-directory $(PDF)

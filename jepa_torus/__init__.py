@@ -5,6 +5,7 @@
     cfg = jt.resolve("toroidal_N12", profile="smoke")         # a shipped config, by name
     from jepa_torus.train import train; train(cfg, output_dir="runs/mine")
     jt.knn_accuracy(train_z, train_y, test_z, test_y)         # jepa_torus.metrics
+    model, cfg = jt.load_run("runs/cpu/fashion_mnist/baseline_vicreg/seed0")   # a committed paper run
 
 The public losses, metrics, models and the config entry points are re-exported
 here; they are imported on first use (PEP 562), so ``import jepa_torus`` stays cheap (the
@@ -25,6 +26,7 @@ _FROM = {
     "models": ("JEPA", "build_model", "build_encoder", "HamiltonianPredictor", "TorusProjectionHead"),
     "objective": ("Objective",),
     "config": ("Config", "ConfigError", "resolve"),
+    "runs": ("load_run",),
 }   # not train(): the name is its module's (jepa_torus.train), which an import of it would rebind
 _WHERE = {name: module for module, names in _FROM.items() for name in names}
 __all__ = ["__version__", *_WHERE]

@@ -34,6 +34,10 @@ METHODS = {
     "toroidal_head_N12": ("Toroidal N=12 + torus head", "orange", ">", "-."),
     "hamjepa": ("Hamiltonian predictor", "vermillion", "P", ":"),
     "hamjepa_mlp": ("MLP predictor (matched)", "yellow", "X", "--"),
+    # the original's setup (EMA target, MLP predictor): the colour of its regulariser, its own marker
+    "jepa_ema_vicreg": ("JEPA (EMA), VICReg", "black", "h", ":"),
+    "jepa_ema_toroidal_N12": ("JEPA (EMA), toroidal N=12", "blue", "p", "--"),
+    "supervised_angles": ("Supervised (angles)", "green", "*", "-"),   # nuisance_torus's upper reference
     "baseline_vicreg_random_init": ("Random-init encoder", "grey", "x", ":"),
     "raw_pixels": ("Raw pixels", "black", "+", (0, (1, 1))),
 }
@@ -41,8 +45,9 @@ METHODS = {
 # a method's name where a panel is 0.8 in wide (grids of every method)
 SHORT = {"baseline_vicreg": "VICReg", "baseline_sigreg": "SIGReg", "hybrid": "Hybrid", "toroidal_N8": "Tor. N=8",
          "toroidal_N12": "Tor. N=12", "toroidal_N16": "Tor. N=16", "toroidal_head_N12": "N=12+head",
-         "hamjepa": "Hamilt.", "hamjepa_mlp": "MLP pred.", "baseline_vicreg_random_init": "Random init",
-         "raw_pixels": "Pixels"}
+         "hamjepa": "Hamilt.", "hamjepa_mlp": "MLP pred.", "jepa_ema_vicreg": "JEPA VIC.",
+         "jepa_ema_toroidal_N12": "JEPA N=12", "supervised_angles": "Supervised",
+         "baseline_vicreg_random_init": "Random init", "raw_pixels": "Pixels"}
 
 RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
       "legend.fontsize": 7, "legend.frameon": False, "figure.titlesize": 8, "lines.linewidth": 1.0,
@@ -77,3 +82,18 @@ def method(name: str, markevery: int | None = None) -> dict:
     label, colour, marker, ls = METHODS[name]
     kw = {"label": label, "color": OKABE_ITO[colour], "marker": marker, "linestyle": ls}
     return kw | ({"markevery": markevery} if markevery else {})
+
+
+def handles(axes, order=None) -> tuple[list, list]:
+    """The legend entries of several axes, each label once: one legend for a grid whose panels
+    show different subsets (a method missing from one panel).  In the order first drawn, or
+    with ``order`` (method names), those methods' entries first in that order."""
+    seen: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    labels = list(seen)
+    if order is not None:
+        rank = {method(n)["label"]: i for i, n in enumerate(order)}
+        labels.sort(key=lambda label: rank.get(label, len(rank)))   # stable: the rest keep their order
+    return [seen[label] for label in labels], labels

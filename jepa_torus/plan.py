@@ -4,6 +4,7 @@
     python -m jepa_torus.plan makefile --profile cpu    # make rules (runs/<profile>/plan.mk)
     python -m jepa_torus.plan run --profile cpu --run torus_world/toroidal_N12/seed0
     python -m jepa_torus.plan notebook NAME --profile cpu   # analyze | ablate | figures
+    python -m jepa_torus.plan weights --profile cpu     # weights.pt of the finished central runs
     python -m jepa_torus.plan estimate --profile gpu    # runs, images, device-hours (jepa_torus.estimate)
 
     python -m jepa_torus.plan exec -m jepa_torus.report --profile cpu   # any module or script,
@@ -277,6 +278,18 @@ def run_one(profile: str, run_id: str) -> None:
     _record_time(profile, f"run:{r.id}", time.time() - t0)
 
 
+def export_weights(profile: str) -> list[Path]:
+    """weights.pt of every finished central run that has a checkpoint and no weights.pt yet."""
+    written = []
+    for r in runs_for(profile):
+        folder = r.dir(profile)
+        if r.group == "central" and (folder / runs.FINAL).exists() and (folder / runs.CHECKPOINT).exists() \
+                and not (folder / runs.WEIGHTS).exists():
+            written.append(runs.export_weights(folder))
+            print(f"wrote {written[-1].relative_to(runs.REPO)}")
+    return written
+
+
 def run_report(profile: str, run_id: str) -> None:
     """The run's report: notebooks/train.ipynb executed on it (a finished run is not retrained,
     so this takes seconds) and rendered as HTML under reports/<profile>/runs/."""
@@ -368,7 +381,7 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m jepa_torus.plan", description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=["list", "makefile", "run", "notebook", "index", "exec", "estimate"])
+    p.add_argument("command", choices=["list", "makefile", "run", "notebook", "index", "exec", "estimate", "weights"])
     p.add_argument("name", nargs="?", help="notebook name for `notebook`")
     p.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     p.add_argument("--run", help="run id (dataset/name/seedK) for `run`")
@@ -385,6 +398,8 @@ def _main(argv) -> int:
         run_one(a.profile, a.run)
     elif a.command == "notebook":
         run_notebook(a.name, a.profile)
+    elif a.command == "weights":
+        export_weights(a.profile)
     elif a.command == "estimate":  # reached with options before the command; its own options: `estimate --help`
         from .estimate import main as estimate
 

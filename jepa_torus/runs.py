@@ -7,6 +7,7 @@
         last.pt, prev.pt checkpoints (jepa_torus.files), not committed
         features.npz     the test features the topology metrics analysed
         final.json       the evaluation; its presence means "finished"
+        weights.pt       the final model's weights alone (the central runs; committed, 1-3 MB)
 
 Training (train.py), the plan (plan.py), the report (report.py) and the notebooks all go
 through these functions; nothing else spells the layout out.  A finished run is
@@ -38,6 +39,7 @@ RUNS = REPO / "runs"
 
 CONFIG, PROVENANCE, METRICS, FINAL, FEATURES = "config.yaml", "provenance.json", "metrics.jsonl", "final.json", "features.npz"
 CHECKPOINT = "last.pt"
+WEIGHTS = "weights.pt"
 
 
 def run_id(dataset: str, name: str, seed: int) -> str:
@@ -86,3 +88,49 @@ def finished(profile: str) -> list[dict]:
         rec["run_dir"] = str(path.parent)
         out.append(rec)
     return out
+
+
+def export_weights(folder) -> Path:
+    """Write <folder>/weights.pt: the finished run's model state_dict alone (float32), from its
+    checkpoint (checksum verified), for ``load_run``.  A few MB instead of the checkpoint's
+    optimiser state; torch.save of tensors only, so it loads with weights_only=True."""
+    import io
+
+    import torch
+
+    from .files import atomic_write_bytes, load_checkpoint
+
+    folder = Path(folder)
+    if read_final(folder) is None:
+        raise ValueError(f"{folder} is not a finished run (no {FINAL}): nothing to export")
+    state = load_checkpoint(folder / CHECKPOINT)["model"]
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, buf)
+    atomic_write_bytes(folder / WEIGHTS, buf.getvalue())
+    return folder / WEIGHTS
+
+
+def load_run(folder):
+    """(model, config) of a finished run: the network built from its config.yaml with the
+    weights of weights.pt (or of its checkpoint), in eval mode, on the CPU.
+
+        model, cfg = jepa_torus.load_run("runs/cpu/fashion_mnist/baseline_vicreg/seed0")
+        out = model(x)   # x: (B, C, H, W) normalised as jepa_torus.data.normalize does; out["h"], out["z"]
+    """
+    from dataclasses import asdict
+
+    import torch
+
+    from . import models
+    from .config import Config
+    from .files import load_checkpoint
+
+    folder = Path(folder)
+    cfg = Config.from_dict(read_config(folder))
+    model = models.build_model(asdict(cfg.model))
+    if (folder / WEIGHTS).exists():
+        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+    else:
+        state = load_checkpoint(folder / CHECKPOINT)["model"]
+    model.load_state_dict(state)
+    return model.eval(), cfg

@@ -25,14 +25,41 @@ from .files import atomic_write_text
 
 # the paper's main tables, as plain text: data set -> metric keys of report.METRICS
 MAIN_COLUMNS = {"fashion_mnist": ["linear", "knn", "erank", "betti", "tscore"],
+                "nuisance_torus": ["circ", "betti", "tscore", "linear", "knn"],
                 "torus_world": ["linear", "knn", "betti", "tfrac", "tscore", "circ"],
                 "cifar10": ["linear", "knn", "erank", "betti", "tscore"],
                 "cifar100": ["linear", "knn", "erank", "betti", "tscore"]}
+BASELINES = ["raw_pixels", "baseline_vicreg_random_init"]
+# the tables' order: the first question's data sets, the hard world (Q2), then the instrument's control
+ORDER = ["fashion_mnist", "cifar10", "cifar100", "nuisance_torus", "torus_world"]
+
+
+def table_rows(dataset: str) -> list[str]:
+    """The rows of a data set's table, in the paper's order (those without a finished run are
+    left out): every method and the baselines; on nuisance_torus the methods and the reference
+    rows (supervised upper reference, untrained encoder, raw pixels); on torus_world only the
+    instrument's positive control (raw pixels, the untrained encoder)."""
+    from .plan import METHODS, REFERENCE_ROWS
+
+    if dataset == "nuisance_torus":
+        return METHODS + REFERENCE_ROWS
+    if dataset == "torus_world":
+        return list(BASELINES)
+    return METHODS + BASELINES
+
+
 HEADERS = {"linear": "Linear probe (%)", "knn": "kNN@20 (%)", "erank": "Eff. rank", "betti": "Betti (modal, seeds)",
            "sgr": "SGR", "id": "Intrinsic dim.", "tscore": "Torus score", "tfrac": "(1,2,1) fraction",
            "circ": "Circ. decoding R²", "angles": "Label-free angles |ρ|"}
-DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "torus_world": "torus_world (ground truth: a 2-torus)",
+DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST",
+                 "nuisance_torus": "nuisance_torus (the hard world: views share only the two angles)",
+                 "torus_world": "torus_world (the instrument's control: pixels are a 2-torus by construction)",
                  "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+# what a reader of a table must know that its header does not say
+NOTES = {"nuisance_torus": "Measured on the test images with one fixed nuisance draw: probes on the representation h, "
+                           "geometry (circular decoding R², Betti numbers, torus score) on the embedding z. "
+                           "Below the methods: the supervised upper reference, the untrained encoder and raw pixels.",
+         "torus_world": "Only the instrument's positive control: a torus in pixel space should read (1,2,1)."}
 PM = "±"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{padding:.25em .7em;text-align:right;"
@@ -74,7 +101,7 @@ def export_html(report: Path) -> Path:
 
 def results_tables(profile: str, records: list[dict] | None = None) -> str:
     """The main tables of the paper as HTML, from the finished runs of a profile."""
-    from .plan import MAIN, PROFILES
+    from .plan import PROFILES
     from .report import cell, plain_label, summarize
 
     records = runs.finished(profile) if records is None else records
@@ -83,8 +110,8 @@ def results_tables(profile: str, records: list[dict] | None = None) -> str:
     for rec in records:
         seeds.setdefault((rec["dataset"], rec["name"]), set()).add(rec.get("seed"))
     parts = []
-    for dataset in PROFILES.get(profile, {}):
-        names = [n for n in MAIN + ["raw_pixels", "baseline_vicreg_random_init"] if (dataset, n) in summary]
+    for dataset in sorted(PROFILES.get(profile, {}), key=lambda d: ORDER.index(d) if d in ORDER else len(ORDER)):
+        names = [n for n in table_rows(dataset) if (dataset, n) in summary]
         if not names:
             continue
         cols = MAIN_COLUMNS.get(dataset, MAIN_COLUMNS["fashion_mnist"])
@@ -93,7 +120,8 @@ def results_tables(profile: str, records: list[dict] | None = None) -> str:
             f"<tr><td>{html.escape(plain_label(n))}</td><td>{len(seeds.get((dataset, n), ()))}</td>"
             + "".join(f"<td>{html.escape(cell(summary[(dataset, n)], c, pm=PM))}</td>" for c in cols) + "</tr>"
             for n in names)
-        parts.append(f"<h3>{html.escape(DATASET_NAMES.get(dataset, dataset))}</h3>"
+        note = f"<p><small>{html.escape(NOTES[dataset])}</small></p>" if dataset in NOTES else ""
+        parts.append(f"<h3>{html.escape(DATASET_NAMES.get(dataset, dataset))}</h3>{note}"
                      f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     if not parts:
         return "<p>No finished runs yet: <code>make runs PROFILE=" + html.escape(profile) + "</code>.</p>"
@@ -137,7 +165,7 @@ def write_index(profile: str, root: Path | None = None, records: list[dict] | No
 
 def run_reports(profile: str) -> Path:
     """Render the missing per-run reports of every finished run, then reports/<profile>/runs/index.html."""
-    from .plan import run_one, runs_for
+    from .plan import run_report, runs_for
 
     root = reports_dir(profile) / "runs"
     done = [r for r in runs_for(profile) if (r.dir(profile) / runs.FINAL).exists()]
@@ -145,7 +173,7 @@ def run_reports(profile: str) -> Path:
         page = root / (r.id.replace("/", "__") + ".html")
         if not page.exists():
             print(f"[{i}/{len(done)}] rendering the report of {r.id}", flush=True)
-            run_one(profile, r.id)
+            run_report(profile, r.id)
     rows = []
     for r in done:
         page = root / (r.id.replace("/", "__") + ".html")

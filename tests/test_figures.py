@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jepa_torus import figstyle
-from jepa_torus.plan import MAIN
+from jepa_torus.plan import MAIN, METHODS, REFERENCE_ROWS
 from jepa_torus.runs import REPO
 
 TEX = REPO / "paper" / "main.tex"
@@ -67,6 +67,25 @@ def test_every_figure_prints_its_text_at_7pt_or_more(name, width, height):
     assert smallest >= figstyle.MIN_PRINTED_PT - 0.05, f"{name}: smallest text prints at {smallest:.1f} pt"
 
 
+# Figures the notebooks draw for the paper that main.tex may not \\genfig yet: name -> (width, height
+# in inches) they are drawn at; \\genfig[height / TEXT_HEIGHT_IN] prints them at that size.
+DRAWN_AT = {"q2_hard_world": ("full", 0.24 * figstyle.TEXT_HEIGHT_IN)}   # figures.ipynb: Q2 on nuisance_torus
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN_AT))
+def test_figures_not_in_the_paper_yet_print_at_7pt_at_their_size(name):
+    if name in {n for n, _, _ in genfigs()}:
+        pytest.skip(f"{name} is in main.tex: measured at its \\genfig size above")
+    path = REPO / "figures" / "cpu" / f"{name}.pdf"
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(REPO)} not made yet (make figures)")
+    width, height = DRAWN_AT[name]
+    w, h, _ = pdf_text(path)
+    assert w <= figstyle.WIDTHS[width] * PT_PER_IN + 1 and h <= height * PT_PER_IN + 1, f"{name}: {w:.0f} x {h:.0f} pt"
+    smallest = printed_min(path, figstyle.WIDTHS[width], height)
+    assert smallest >= figstyle.MIN_PRINTED_PT - 0.05, f"{name}: smallest text prints at {smallest:.1f} pt"
+
+
 def test_the_paper_has_figures_to_measure():
     assert len(genfigs()) >= 6
 
@@ -96,4 +115,22 @@ def test_every_method_has_its_own_look():
     assert len(set(looks)) == len(looks)
     assert len({m for _, m, _ in looks}) == len(looks)           # the marker alone tells them apart
     assert set(MAIN) <= set(figstyle.METHODS)
+    assert set(METHODS + REFERENCE_ROWS) <= set(figstyle.METHODS) and set(figstyle.METHODS) <= set(figstyle.SHORT)
     assert {c for c, _, _ in looks} <= set(figstyle.OKABE_ITO)   # colour-blind-safe palette only
+
+
+def test_one_legend_for_panels_that_show_different_methods():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    axes[0].plot([0, 1], **figstyle.method("jepa_ema_vicreg"))          # a method one panel lacks
+    for name in ("toroidal_N12", "baseline_vicreg"):
+        axes[1].plot([0, 1], **figstyle.method(name))
+    axes[1].plot([0, 1], label="a reference")
+    _, labels = figstyle.handles(axes)
+    assert labels == ["JEPA (EMA), VICReg", "Toroidal N=12", "VICReg", "a reference"]   # each once, as drawn
+    _, labels = figstyle.handles(axes, order=METHODS)
+    assert labels == ["VICReg", "Toroidal N=12", "JEPA (EMA), VICReg", "a reference"]   # the paper's order first
+    plt.close(fig)

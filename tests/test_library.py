@@ -153,3 +153,26 @@ def test_papermill_with_a_misspelt_parameter_fails(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="UnknownParameter"):
         pm.execute_notebook(str(path), str(tmp_path / "bad.ipynb"), parameters={"profle": "smoke"},
                             progress_bar=False, kernel_name="python3", cwd=str(tmp_path))
+
+
+def test_a_finished_run_exports_its_weights_and_loads_in_one_line(tmp_path):
+    import torch
+
+    import jepa_torus as jt
+    from jepa_torus import runs
+    from jepa_torus.files import load_checkpoint
+    from jepa_torus.train import train
+
+    cfg = jt.resolve(REPO / "configs" / "toroidal_N12.yaml", "smoke",
+                     {"dataset": "torus_world", "train_subset": 128, "batch_size": 32, "epochs": 1, "threads": 1,
+                      "eval": {"probe_train": 64, "probe_test": 64, "knn_k": 5, "analysis": False}})
+    run = tmp_path / "run"
+    train(cfg, run)
+    path = runs.export_weights(run)
+    assert path.stat().st_size < (run / "last.pt").stat().st_size / 2   # no optimiser state
+    model, loaded = jt.load_run(run)
+    assert loaded.to_dict() == cfg.to_dict() and not model.training
+    want = load_checkpoint(run / "last.pt")["model"]
+    assert all(torch.equal(model.state_dict()[k], want[k]) for k in want)
+    with pytest.raises(ValueError, match="not a finished run"):
+        runs.export_weights(tmp_path)

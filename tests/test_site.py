@@ -34,7 +34,8 @@ def committed(pattern: str) -> list[Path]:
     return [REPO / p for p in out.split()]
 
 
-INDEXES = [p for p in committed("reports/*/index.html")] or \
+COMMITTED_INDEXES = committed("reports/*/index.html")
+INDEXES = COMMITTED_INDEXES or \
     [p for p in sorted((REPO / "reports").glob("*/index.html"))]
 
 
@@ -45,13 +46,18 @@ def test_every_local_link_of_the_index_exists(index):
     for link in links:
         target = (index.parent / unquote(urlparse(link).path)).resolve()
         assert target.exists(), f"{index.relative_to(REPO)} links {link}, which does not exist"
+        if index not in COMMITTED_INDEXES:   # made here (smoke, or a profile being remade): not on a clone
+            continue
         # a committed index links committed files only: a clone has no git-ignored report
         tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(target)], cwd=REPO, capture_output=True)
         assert tracked.returncode == 0, f"{link} is not committed (dead on a clone)"
 
 
 def test_the_index_has_the_main_results():
-    text = (REPO / "reports" / "cpu" / "index.html").read_text(encoding="utf-8")
+    index = REPO / "reports" / "cpu" / "index.html"
+    if not index.exists():   # the profile is being remade from scratch
+        pytest.skip("reports/cpu/index.html not made yet (make reports)")
+    text = index.read_text(encoding="utf-8")
     assert "Main results" in text and "<table>" in text and "Linear probe (%)" in text
     assert " ± " in text and "VICReg" in text and "Raw pixels" in text
     assert "make run-reports PROFILE=cpu" in text
@@ -59,7 +65,8 @@ def test_the_index_has_the_main_results():
 
 def test_no_tex_in_committed_html():
     pages = committed("*.html")
-    assert pages
+    if not pages:   # every profile's reports removed to be remade
+        pytest.skip("no committed HTML report yet (make reports)")
     for page in pages:
         assert "$\\pm$" not in page.read_text(encoding="utf-8"), page.relative_to(REPO)
 
@@ -93,3 +100,31 @@ def test_export_hides_the_bootstrap_cell_and_tex(tmp_path):
     nbformat.write(nb, path)
     text = site.export_html(path).read_text(encoding="utf-8")
     assert "jepa_torus.notebook" not in text and "$\\pm$" not in text and "97.3 ± 0.0" in text
+
+
+def _rec(dataset, name, seed, **metrics):
+    return {"dataset": dataset, "name": name, "seed": seed, "run_dir": "", **metrics}
+
+
+def test_results_tables_follow_the_plan():
+    """Fashion-MNIST: methods and baselines; nuisance_torus: methods, then the reference rows
+    (supervised, untrained encoder, raw pixels) with circ first; torus_world: only the control
+    rows, whatever else lies on disk; a missing run is a missing row, never an error."""
+    recs = [_rec("fashion_mnist", "jepa_ema_vicreg", 0, linear_probe=0.8, knn_accuracy=0.7),
+            _rec("fashion_mnist", "raw_pixels", 0, linear_probe=0.7, knn_accuracy=0.6),
+            _rec("torus_world", "raw_pixels", 0, circular_decoding=0.99, betti=[1, 2, 1], torus_score=1.0),
+            _rec("torus_world", "toroidal_N12", 0, circular_decoding=0.9),   # a stale run of an older plan
+            *[_rec("nuisance_torus", n, s, circular_decoding=0.5 + 0.1 * s, betti=[1, 2, 1], torus_score=0.5,
+                   linear_probe=0.3, knn_accuracy=0.2, clean={"circular_decoding": 0.9})
+              for n in ("toroidal_N12", "supervised_angles", "raw_pixels") for s in (0, 1)]]
+    text = site.results_tables("cpu", recs)
+    fm, nuis, tw = (text.split("<h3>")[i] for i in (1, 2, 3))
+    assert fm.startswith("Fashion-MNIST") and "JEPA: EMA + MLP pred., VICReg" in fm and "Raw pixels" in fm
+    assert nuis.startswith("nuisance_torus (the hard world")
+    assert nuis.index("Toroidal N=12") < nuis.index("Supervised (angles)") < nuis.index("Raw pixels")
+    head = nuis[nuis.index("<thead>"):nuis.index("</thead>")]
+    assert head.index("Circ. decoding R²") < head.index("Betti") < head.index("Torus score") < head.index("Linear probe")
+    assert "0.55 ± 0.07" in nuis and "(1,2,1) 2/2" in nuis
+    assert tw.startswith("torus_world") and "Raw pixels" in tw and "Toroidal" not in tw
+    smoke = site.results_tables("smoke", recs)   # its plan lists torus_world first: the tables keep their order
+    assert smoke.index("<h3>Fashion-MNIST") < smoke.index("<h3>nuisance_torus") < smoke.index("<h3>torus_world")

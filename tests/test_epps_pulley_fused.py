@@ -6,7 +6,7 @@ SIGRegLoss) against computations that do not share its code:
   hand (no autograd), and the plain autograd formula ``_epps_pulley_reference``;
 * fp32 agreement with the plain formula at a realistic size (N = M = 256), for the statistic
   and for the SIGRegLoss total and its gradient w.r.t. the embeddings;
-* the simulated two-rank all-reduce of tests/test_losses.py, on the fused path;
+* (the simulated two-rank all-reduce, on the fused default path, is tests/test_losses.py's);
 * the knot t = 0 (left out by the fused path) contributes exactly 0 to the plain formula.
 """
 from __future__ import annotations
@@ -139,23 +139,6 @@ def test_sigreg_loss_fused_equals_plain(device, dtype):
     # (B, T, D) tokens take the same path
     out_t = fused(z_a.detach().reshape(16, 16, 64), z_b.detach().reshape(16, 16, 64))
     torch.testing.assert_close(out_t["loss"], out_p["loss"].detach(), rtol=rel, atol=0)
-
-
-def test_two_simulated_ranks_equal_whole_batch_fused():
-    """As tests/test_losses.py, on the fused path, against the plain formula's whole batch."""
-    g = torch.Generator().manual_seed(5)
-    x = torch.randn(128, 5, generator=g, dtype=torch.float64).requires_grad_()
-    x1, x2 = x[:64], x[64:]
-    whole = _epps_pulley_reference(x)
-    captured = []
-    epps_pulley(x2, reduce=lambda s: captured.append(s) or s)  # "rank 1" sends its sums
-    it = iter(captured)
-    rank0 = epps_pulley(x1, reduce=lambda s: s + next(it))  # "rank 0" reduces them
-    assert torch.allclose(rank0, whole, rtol=1e-12)
-    (gw,) = torch.autograd.grad(whole.sum(), x)
-    (gr,) = torch.autograd.grad(rank0.sum(), x)
-    assert torch.allclose(gw, gr, rtol=1e-10)
-    assert len(captured) == 3  # cos sums, sin sums, n: the reduce ran in the fused path
 
 
 def test_no_grad_and_double_backward():

@@ -20,6 +20,7 @@ from scipy import integrate, special
 from jepa_torus.geometry import dimension_sites, laplacian_symbol
 from jepa_torus.losses import (
     LOSSES,
+    _epps_pulley_reference,
     HybridVICRegSIGRegLoss,
     SIGRegLoss,
     ToroidalCovarianceLoss,
@@ -151,6 +152,8 @@ def test_sigreg_two_simulated_ranks_equal_whole_batch():
     (gw,) = torch.autograd.grad(whole.sum(), x)
     (gr,) = torch.autograd.grad(rank0.sum(), x)
     assert torch.allclose(gw, gr, rtol=1e-10)
+    assert len(captured) == 3  # cos sums, sin sums, n: the reduce ran in the (default) fused path
+    assert torch.allclose(whole, _epps_pulley_reference(x), rtol=1e-12)   # the plain formula's whole batch
     # The per-rank statistic (the bug) is a different number.
     per_rank = (epps_pulley(x1) + epps_pulley(x2)) / 2
     assert not torch.allclose(per_rank, whole, rtol=1e-3)

@@ -57,11 +57,7 @@ def test_the_expected_view_does_not_depend_on_the_angles():
 # --------------------------------------------------------------------------- as a data set
 from dataclasses import asdict  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from jepa_torus import data  # noqa: E402
@@ -69,6 +65,7 @@ from jepa_torus.config import ConfigError, resolve  # noqa: E402
 from jepa_torus.files import load_checkpoint  # noqa: E402
 from jepa_torus.nuisance_torus import PairedViews, nuisance_from  # noqa: E402
 from jepa_torus.objective import AngleRegression  # noqa: E402
+from resume_check import killed_and_resumed  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -143,23 +140,9 @@ def test_a_killed_nuisance_run_resumes_to_the_uninterrupted_numbers(config, tmp_
             "--run.checkpoint_minutes=0.0", "--eval.analysis", "false", "--eval.probe_train", "256",
             "--eval.probe_test", "128", "--run.monitor_images", "0"]
     cmd = [sys.executable, "-m", "jepa_torus.train", *args]
-    ref = subprocess.run(cmd + ["--output-dir", str(tmp_path / "ref")], cwd=REPO, capture_output=True, text=True)
-    assert ref.returncode == 0, ref.stderr
-    run = tmp_path / "killed"
-    proc = subprocess.Popen(cmd + ["--output-dir", str(run)], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once a mid-epoch checkpoint of epoch 0 exists
-        log = run / "metrics.jsonl"
-        if (run / "last.pt").exists() and log.exists() and log.read_text().count("\n") >= 1:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (run / "final.json").exists(), "the run finished before it could be killed"
-    again = subprocess.run(cmd + ["--output-dir", str(run)], cwd=REPO, capture_output=True, text=True)
-    assert again.returncode == 0 and "resuming" in again.stdout, again.stderr
-    (sa, fa), (sb, fb) = _fingerprint(tmp_path / "ref"), _fingerprint(run)
+    ref, run, resumed = killed_and_resumed(cmd, tmp_path)
+    assert "resuming" in resumed
+    (sa, fa), (sb, fb) = _fingerprint(ref), _fingerprint(run)
     assert all(torch.equal(sa["model"][k], sb["model"][k]) for k in sa["model"])
     assert all(torch.equal(sa["objective"][k], sb["objective"][k]) for k in sa["objective"])  # the supervised head
     assert fa["linear_probe"] == fb["linear_probe"] and fa["clean"]["linear_probe"] == fb["clean"]["linear_probe"]

@@ -1,10 +1,6 @@
 """The training loop: every config trains, runs resume exactly, bad input fails clearly."""
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +10,7 @@ from jepa_torus import train as T
 from jepa_torus.config import ConfigError, resolve
 from jepa_torus.data import DataError
 from jepa_torus.files import load_checkpoint
+from resume_check import killed_and_resumed
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = sorted(p.stem for p in (REPO / "configs").glob("*.yaml") if p.stem != "profiles")
@@ -66,25 +63,11 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
             "--run.checkpoint_minutes=0.0", "--eval.analysis", "false", "--eval.probe_train", "256",
             "--eval.probe_test", "128"]
     cmd = [sys.executable, "-m", "jepa_torus.train", *args]
-    ref = subprocess.run(cmd + ["--output-dir", str(tmp_path / "ref")], cwd=REPO, capture_output=True, text=True)
-    assert ref.returncode == 0, ref.stderr
-    run = tmp_path / "killed"
-    proc = subprocess.Popen(cmd + ["--output-dir", str(run)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once a mid-epoch checkpoint of epoch 0 exists
-        log = run / "metrics.jsonl"
-        if (run / "last.pt").exists() and log.exists() and log.read_text().count("\n") >= 1:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (run / "final.json").exists(), "the run finished before it could be killed"
-    again = subprocess.run(cmd + ["--output-dir", str(run)], cwd=REPO, capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    assert "resuming" in again.stdout
-    wa, wb = _weights(tmp_path / "ref"), _weights(run)
+    ref, run, resumed = killed_and_resumed(cmd, tmp_path)
+    assert "resuming" in resumed
+    wa, wb = _weights(ref), _weights(run)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    fa, fb = (json.loads((d / "final.json").read_text()) for d in (tmp_path / "ref", run))
+    fa, fb = (json.loads((d / "final.json").read_text()) for d in (ref, run))
     assert fa["linear_probe"] == fb["linear_probe"] and fa["knn_accuracy"] == fb["knn_accuracy"]
 
 

@@ -808,7 +808,7 @@ def test_table_row_make_dry_run_installs_nothing_and_trains_nothing(tmp_path):
     r = subprocess.run(["make", "-n", "paper", "PROFILE=smoke", f"PY={PY}", f"STAMP={stamp}"], cwd=copy,
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "jepa_torus.plan run --profile smoke --run torus_world/baseline_vicreg/seed0" in r.stdout
+    assert "jepa_torus.plan run --profile smoke --run nuisance_torus/baseline_vicreg/seed0" in r.stdout
     assert "pip install" not in r.stdout and sha256s(copy) == before and not (copy / "runs").exists()
 
 
@@ -818,10 +818,10 @@ def test_table_row_ctrl_c_during_make_paper(tmp_path):
     pytest.importorskip("papermill")
     copy = repo_copy(tmp_path / "copy")
     (tmp_path / "stamp").touch()
-    cmd = ["make", "--no-print-directory", "runs", "PROFILE=smoke", "ONLY=torus_world/baseline_vicreg/seed0",
+    cmd = ["make", "--no-print-directory", "runs", "PROFILE=smoke", "ONLY=nuisance_torus/baseline_vicreg/seed0",
            f"PY={PY}", f"STAMP={tmp_path / 'stamp'}"]
     env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1", "MAKEFLAGS": ""}
-    run = copy / "runs/smoke/torus_world/baseline_vicreg/seed0"
+    run = copy / "runs/smoke/nuisance_torus/baseline_vicreg/seed0"
     proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     deadline = time.time() + 300

@@ -132,7 +132,7 @@ def test_sigkill_twice_mid_epoch_then_restart_equals_uninterrupted(tmp_path, ref
 
 
 # --------------------------------------------------------------------------- 2. make
-ONLY = "torus_world/baseline_vicreg/seed0 torus_world/baseline_vicreg_random_init/seed0"
+ONLY = "nuisance_torus/baseline_vicreg/seed0 torus_world/baseline_vicreg_random_init/seed0"
 
 
 def pipeline_copy(dst: Path) -> list:
@@ -187,11 +187,11 @@ def test_make_killed_midway_then_restarted_gives_the_same_tables(tmp_path):
     assert not (b / "reports/smoke/figures.html").exists(), "the pipeline finished before it could be killed"
     again = subprocess.run(cmd_b, cwd=b, env={**env, "PYTHONPATH": str(b)}, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert "run:torus_world/baseline_vicreg/seed0" not in again.stdout  # the finished run is not redone
+    assert "run:nuisance_torus/baseline_vicreg/seed0" not in again.stdout  # the finished run is not redone
 
     gen_a, gen_b = a / "paper/generated/smoke", b / "paper/generated/smoke"
     names = sorted(p.name for p in gen_a.glob("*.tex"))
-    assert names == sorted(p.name for p in gen_b.glob("*.tex")) and "table_main_torus.tex" in names
+    assert names == sorted(p.name for p in gen_b.glob("*.tex")) and "table_main_nuisance.tex" in names
     for name in names:
         ta, tb = ((g / name).read_text().splitlines() for g in (gen_a, gen_b))
         if name == "macros.tex":  # measured times (wall clock, loss benchmark) differ, by design

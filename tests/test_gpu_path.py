@@ -190,14 +190,16 @@ def test_make_paper_gpu_prints_the_estimate_first_and_uses_one_job_per_gpu():
                          timeout=300).stdout
     lines = out.splitlines()
     estimate = next(i for i, line in enumerate(lines) if "jepa_torus.plan estimate --profile gpu" in line)
-    runs = next(i for i, line in enumerate(lines) if "-j3 runs bench" in line)
+    runs = next(i for i, line in enumerate(lines) if line.rstrip().endswith("-j3 runs"))
+    bench = next(i for i, line in enumerate(lines) if "--no-print-directory bench" in line)
+    assert runs < bench and "-j" not in lines[bench]   # the loss benchmark alone, after the runs
     assert estimate < runs and "--gpus 1 3 --confirm-above 8" in lines[estimate] and "--confirmed" not in lines[estimate]
     confirmed = subprocess.run(["make", "-n", "paper", "PROFILE=gpu", "CONFIRM=1"], cwd=REPO, env=env,
                                capture_output=True, text=True, timeout=300).stdout
     assert "--confirm-above 8 --confirmed" in confirmed
     cpu = subprocess.run(["make", "-n", "paper", "PROFILE=cpu"], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=300).stdout
-    assert "jepa_torus.plan estimate" not in cpu and "-j2 runs bench" in cpu
+    assert "jepa_torus.plan estimate" not in cpu and any(x.rstrip().endswith("-j2 runs") for x in cpu.splitlines())
 
 
 # --------------------------------------------------------------------------- one GPU per job

@@ -17,7 +17,7 @@ from jepa_torus.files import load_checkpoint
 REPO = Path(__file__).resolve().parent.parent
 TINY = {"train_subset": 256, "batch_size": 32, "epochs": 1, "threads": 1, "progress": False, "checkpoint_minutes": 0.0,
         "eval": {"probe_train": 256, "probe_test": 128, "knn_k": 5, "analysis": False}}
-RUNS = ["torus_world/baseline_vicreg/seed0", "torus_world/toroidal_N12/seed1"]
+RUNS = ["nuisance_torus/baseline_vicreg/seed0", "nuisance_torus/toroidal_N12/seed1"]
 
 
 def _cfg(run_id):
@@ -86,8 +86,8 @@ def test_select_takes_make_patterns_and_skips_finished_runs(tmp_path):
 def test_the_command_says_when_there_is_no_slurm(capsys):
     if shutil.which("sbatch"):
         pytest.skip("Slurm is installed here: the command would submit")
-    assert launch.main(["--profile", "gpu", "--only", "torus_world/hamjepa/seed0"]) == 2
+    assert launch.main(["--profile", "gpu", "--only", "nuisance_torus/hamjepa/seed0"]) == 2
     assert "no Slurm here" in capsys.readouterr().err
     assert launch.main(["--profile", "gpu", "--only", "cifar10/%/seed1", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "13 run(s) of profile gpu" in out and "cifar10/hamjepa_mlp/seed1" in out
+    assert "15 run(s) of profile gpu" in out and "cifar10/hamjepa_mlp/seed1" in out

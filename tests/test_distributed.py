@@ -194,16 +194,23 @@ def test_torchrun_two_processes_train_like_one(tmp_path):
     assert json.loads((two / "provenance.json").read_text())["processes"] == WORLD
     log1, log2 = ([json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()] for d in (one, two))
     assert len(log1) == len(log2) == 2 * 8 + 2
+    # The first epoch agrees to float32 rounding (~1e-7 measured): the two-process step is the
+    # one-process step.  Later, AdamW turns the rounding noise of near-zero gradients into
+    # full-size steps, so the logs drift apart (measured: 1e-5 to 4e-4 relative in epoch 2,
+    # jumping at one step, not growing smoothly); a wrong reduction would differ at step 1 by O(1).
+    # The monitor's circular R^2 is a least-squares fit, which amplifies rounding (8e-5 in epoch 1).
     for a, b in zip(log1, log2):
         for k in a:
+            rel = 1e-5 if a["epoch"] == 0 and not k.startswith("monitor_") else 2e-3
             if k not in ("images_per_s", "seconds"):
-                assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), (k, a, b)
+                assert b[k] == pytest.approx(a[k], rel=rel, abs=1e-5), (k, a, b)
     s1, s2 = load_checkpoint(one / "last.pt"), load_checkpoint(two / "last.pt")
     skip = bn_fed_biases(M.build_model(s1["config"]["model"]))
     for part in ("model", "target"):
         assert s1[part].keys() == s2[part].keys()
         for k in s1[part]:
-            if k not in skip:
-                torch.testing.assert_close(s2[part][k], s1[part][k], rtol=1e-3, atol=1e-4, msg=f"{part} {k}")
+            if k not in skip:   # as tensors: the drift above moves single small entries most
+                a, b = s1[part][k].float(), s2[part][k].float()
+                assert (a - b).norm() <= 5e-3 * a.norm() + 1e-5, f"{part} {k}"   # measured: <= 2.1e-3
     f1, f2 = (json.loads((d / "final.json").read_text()) for d in (one, two))
     assert abs(f1["linear_probe"] - f2["linear_probe"]) <= 2 / 128 and abs(f1["knn_accuracy"] - f2["knn_accuracy"]) <= 2 / 128

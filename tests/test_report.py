@@ -232,10 +232,34 @@ def test_q2_verdict_is_written_only_when_the_control_reads_a_torus():
     verdict = _macro_text(lines, "QtwoVerdict")
     assert "passes its control" in verdict and "Toroidal $N{=}12$" in verdict and "SIGReg" not in verdict
     # decoding and dimension say torus for SIGReg, its Betti numbers do not: the paper says so
-    assert "SIGReg" in _macro_text(lines, "QtwoDisagree")
+    # decoding says torus for SIGReg (R^2 0.99), its Betti numbers do not: the paper says so, and its
+    # dimension (2.3) says the set is not thicker than a 2-torus
+    disagree = _macro_text(lines, "QtwoDisagree")
+    assert "SIGReg" in disagree and "Toroidal" not in disagree and "(2.3) is near two" in disagree
+    thick = [dict(r, intrinsic_dimension_mle=4.5) if r["name"] == "baseline_sigreg" else r for r in good]
+    assert "(4.5) is above three" in _macro_text(report.q2_macros(thick, report.summarize(thick)), "QtwoDisagree")
     bad = runs_ + [_control(0.8, [(1, 2, 1)] * 4 + [(1, 3, 1)])]
     failed = _macro_text(report.q2_macros(bad, report.summarize(bad)), "QtwoVerdict")
     assert "failed its control" in failed and "Toroidal" not in failed
+
+
+def test_jepa_sentence_reads_the_training_logs_when_the_rows_fall_below_the_untrained_encoder(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS", tmp_path)
+    for seed, (inv, var) in enumerate([((0.2, 0.6), (0.4, 0.02)), ((0.1, 0.8), (0.5, 0.04))]):
+        folder = tmp_path / "cpu" / "nuisance_torus" / "jepa_ema_vicreg" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        lines = [{"epoch": 0, "step": 0, "invariance": inv[0], "variance": var[0]}, {"epoch": 0, "monitor_circular_r2": 0.1},
+                 {"epoch": 1, "step": 0, "invariance": inv[1], "variance": var[1]}]
+        (folder / runs.METRICS).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    summary = {("nuisance_torus", "baseline_vicreg_random_init"): {"circ": Stat([0.13])},
+               ("nuisance_torus", "jepa_ema_vicreg"): {"circ": Stat([0.0, 0.01])},
+               ("nuisance_torus_clean", "jepa_ema_vicreg"): {"circ": Stat([0.97, 0.99])}}
+    text = _macro_text(report.jepa_macros("cpu", summary), "JepaHardWorld")
+    # means over the two seeds of the first and last logged values
+    assert "below the untrained encoder" in text and "$R^2\\ge0.98$" in text
+    assert "falls from 0.45 to 0.03" in text and "rises from 0.15 to 0.70" in text
+    summary[("nuisance_torus", "jepa_ema_vicreg")] = {"circ": Stat([0.5])}
+    assert _macro_text(report.jepa_macros("cpu", summary), "JepaHardWorld") == "They lie above the untrained encoder."
 
 
 def test_validation_table_and_macros_come_from_the_benchmark_file(tmp_path, monkeypatch):

@@ -147,12 +147,14 @@ run-reports: $(STAMP)
 
 # make verify RUN=<dataset>/<name>/seed<k> [PROFILE=cpu]: retrain a committed run from its config.yaml in a
 # temporary folder (never in runs/) and compare its final.json and metrics.jsonl with the committed ones
-# value by value (jepa_torus/verify.py); fails when a value differs beyond its stated tolerance
+# value by value (jepa_torus/verify.py); fails when a value differs beyond its stated tolerance; the outcome
+# and the main values go to runs/<profile>/verify/<dataset>__<name>__seed<k>.json (the paper's reproducibility note)
 .PHONY: verify
 verify: $(STAMP)
 	@if [ -z "$(RUN)" ]; then echo "error: make verify needs RUN=<dataset>/<name>/seed<k>, e.g." \
 	  "make verify RUN=fashion_mnist/baseline_vicreg/seed0 PROFILE=$(PROFILE)" >&2; exit 2; fi
-	$(PY) -m jepa_torus.verify --profile $(PROFILE) --run $(RUN)
+	@mkdir -p $(RUNS_DIR)/verify
+	$(PY) -m jepa_torus.verify --profile $(PROFILE) --run $(RUN) --record $(RUNS_DIR)/verify/$(subst /,__,$(RUN)).json
 
 # ---------------------------------------------------------------- paper
 # LaTeX writes its PDF in place: build under another name and rename, so a killed build

@@ -577,7 +577,7 @@ def q2_macros(records: list[dict], summary: dict) -> list[str]:
     if ctrl is None:
         return [_macro("ControlReading", "not measured in this profile"),
                 _macro("QtwoVerdict", "Without the instrument's control run, no verdict about the embeddings is drawn."),
-                _macro("QtwoDisagree", "")]
+                _macro("QtwoDisagree", ""), _macro("QtwoAbstract", ""), _macro("BestScoreNote", "")]
     reading = f"{_signature(ctrl)} under the intrinsic metric"
     if "topology_euclidean" in ctrl:
         reading += f" and {_signature(ctrl, 'topology_euclidean')} under the Euclidean one"
@@ -590,7 +590,24 @@ def q2_macros(records: list[dict], summary: dict) -> list[str]:
         verdict = ("The instrument failed its control (raw \\tw{} pixels, a torus by construction, did not read "
                    "$(1,2,1)$ in every resample), so no conclusion about the embeddings' topology is drawn from it.")
     disagree = disagreement_sentence(summary)
-    return [_macro("ControlReading", reading), _macro("QtwoVerdict", verdict), _macro("QtwoDisagree", disagree)]
+    abstract = (" Where the embeddings decode both angles ($R^2\\ge0.8$), the Betti numbers still read no torus: the two "
+                "kinds of evidence disagree, and we report both." if disagreements(summary) else "")
+    return [_macro("ControlReading", reading), _macro("QtwoVerdict", verdict), _macro("QtwoDisagree", disagree),
+            _macro("QtwoAbstract", abstract), _macro("BestScoreNote", best_score_note(summary))]
+
+
+def best_score_note(summary: dict, dataset: str = HARD) -> str:
+    """\\BestScoreNote: when the method with the best torus score decodes the angles worse than the
+    untrained encoder, a clause that says so (a torus-like shape that is not the angles' torus)."""
+    cands = [(row["tscore"].mean, name) for (d, name), row in summary.items()
+             if d == dataset and name in METHODS and {"tscore", "circ"} <= set(row) and not math.isnan(row["tscore"].mean)]
+    rand = summary.get((dataset, "baseline_vicreg_random_init"), {}).get("circ")
+    if not cands or rand is None:
+        return ""
+    name = max(cands)[1]
+    circ = summary[(dataset, name)]["circ"].mean
+    return (f" (whose circular decoding, {circ:.2f}, is below the untrained encoder's: a shape the score grades "
+            "as partly toroidal that does not carry the angles)" if circ < rand.mean else "")
 
 
 def loss_term_trend(profile: str, dataset: str, name: str, term: str) -> tuple[float, float] | None:
@@ -611,7 +628,7 @@ def jepa_macros(profile: str, summary: dict) -> list[str]:
     rand = summary.get((HARD, "baseline_vicreg_random_init"), {}).get("circ")
     rows = [(n, summary[(HARD, n)]["circ"].mean) for n in JEPA if "circ" in summary.get((HARD, n), {})]
     if not rows or rand is None:
-        return [_macro("JepaHardWorld", "")]
+        return [_macro("JepaHardWorld", ""), _macro("JepaAbstract", "")]
     if all(circ < rand.mean for _, circ in rows):
         clean = [summary[(CLEAN, n)]["circ"].mean for n, _ in rows if "circ" in summary.get((CLEAN, n), {})]
         text = "Both lie below the untrained encoder on the nuisance images"
@@ -627,7 +644,47 @@ def jepa_macros(profile: str, summary: dict) -> list[str]:
                      "explanation we have not tested).")
     else:
         text = "They lie above the untrained encoder."
-    return [_macro("JepaHardWorld", text)]
+    abstract = (" The original's JEPA setup (EMA target, one-way prediction) falls below the untrained encoder "
+                "there." if all(circ < rand.mean for _, circ in rows) else "")
+    return [_macro("JepaHardWorld", text), _macro("JepaAbstract", abstract)]
+
+
+def verify_macros(profile: str, summary: dict) -> list[str]:
+    """\\VerifySentence: what `make verify` found (runs/<profile>/verify/*.json, jepa_torus.verify
+    --record): a committed run retrained, its main values against the committed ones and, for the
+    linear probe, the configuration's seed-to-seed sd beside the difference."""
+    records = [json.loads(p.read_text()) for p in sorted((runs.RUNS / profile / "verify").glob("*.json"))]
+    if not records:
+        return [_macro("VerifySentence", "No committed run of this profile has been retrained by "
+                                         "\\texttt{make verify} yet.")]
+    out = []
+    for rec in records:
+        v, run = rec["values"], rec["run"].replace("_", "\\_")
+        where = ("on the same machine kind" if not rec["machine"] else
+                 "elsewhere (differing in " + ", ".join(sorted(rec["machine"])) + ")")
+        if rec["result"] == "identical":
+            out.append(f"Retrained by \\texttt{{make verify}} {where}, \\texttt{{{run}}} gave identical results.")
+            continue
+        parts = []
+        if "linear_probe" in v:
+            c, r = (100 * x for x in v["linear_probe"])
+            dataset, name, _ = rec["run"].split("/")
+            sd = summary.get((dataset, name), {}).get("linear")
+            spread = f"; its seed-to-seed sd is {100 * sd.sd:.1f}" if sd is not None and len(sd.values) > 1 else ""
+            parts.append(f"linear-probe accuracy {r:.1f}\\,\\% against {c:.1f}\\,\\% committed (${r - c:+.1f}$ points{spread})")
+        if "knn_accuracy" in v:
+            c, r = (100 * x for x in v["knn_accuracy"])
+            parts.append(f"$k$NN accuracy {r:.1f}\\,\\% against {c:.1f}\\,\\%")
+        if "betti" in v:
+            parts.append("Betti numbers $({})$ against $({})$".format(*(",".join(map(str, b)) for b in v["betti"][::-1])))
+        if "last_logged_loss" in v:
+            c, r = v["last_logged_loss"]
+            parts.append(f"a last logged loss {r:.3f} against {c:.3f}")
+        out.append(f"Retrained by \\texttt{{make verify}} {where}, \\texttt{{{run}}} gave " + ", ".join(parts)
+                   + f" ({rec['counts']['identical']} of {sum(rec['counts'].values()) - rec['counts']['new']} values identical). "
+                   "Rounding that differs from the first steps grows through training: across machine builds a "
+                   "retrain is another draw of the run, not a copy of it.")
+    return [_macro("VerifySentence", " ".join(out))]
 
 
 def validation_bench(profile: str) -> dict:
@@ -709,7 +766,7 @@ def macros(profile: str, records: list[dict], summary: dict) -> str:
     lines = ["% generated by jepa_torus.report; do not edit"]
     lines += profile_macros(profile, records) + baseline_macros(summary) + stage_macros(profile)
     lines += margin_macros(summary) + cost_macros(profile) + q2_macros(records, summary) + validation_macros(profile)
-    lines += paired_macros(summary) + schedule_macros() + jepa_macros(profile, summary)
+    lines += paired_macros(summary) + schedule_macros() + jepa_macros(profile, summary) + verify_macros(profile, summary)
     lines += [lookup_command("R"), lookup_command("Best")] + result_macros(summary)
     lines += [lookup_command(c) for c in ("Cmp", "Diff", "Ahead", "Recovers")] + comparison_macros(summary)
     for dataset in datasets:

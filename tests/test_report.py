@@ -238,9 +238,21 @@ def test_q2_verdict_is_written_only_when_the_control_reads_a_torus():
     assert "SIGReg" in disagree and "Toroidal" not in disagree and "(2.3) is near two" in disagree
     thick = [dict(r, intrinsic_dimension_mle=4.5) if r["name"] == "baseline_sigreg" else r for r in good]
     assert "(4.5) is above three" in _macro_text(report.q2_macros(thick, report.summarize(thick)), "QtwoDisagree")
+    assert "disagree" in _macro_text(lines, "QtwoAbstract")
+    agree = [r for r in good if r["name"] != "baseline_sigreg"]
+    assert _macro_text(report.q2_macros(agree, report.summarize(agree)), "QtwoAbstract") == ""
     bad = runs_ + [_control(0.8, [(1, 2, 1)] * 4 + [(1, 3, 1)])]
     failed = _macro_text(report.q2_macros(bad, report.summarize(bad)), "QtwoVerdict")
     assert "failed its control" in failed and "Toroidal" not in failed
+
+
+def test_best_score_note_flags_a_best_torus_score_that_does_not_carry_the_angles():
+    summary = {("nuisance_torus", "baseline_vicreg_random_init"): {"circ": Stat([0.13])},
+               ("nuisance_torus", "baseline_vicreg"): {"circ": Stat([0.86]), "tscore": Stat([0.07])},
+               ("nuisance_torus", "jepa_ema_toroidal_N12"): {"circ": Stat([0.0]), "tscore": Stat([0.3])}}
+    assert "0.00, is below the untrained encoder" in report.best_score_note(summary)
+    summary[("nuisance_torus", "baseline_vicreg")]["tscore"] = Stat([0.5])   # the best score now decodes
+    assert report.best_score_note(summary) == ""
 
 
 def test_jepa_sentence_reads_the_training_logs_when_the_rows_fall_below_the_untrained_encoder(tmp_path, monkeypatch):
@@ -260,6 +272,25 @@ def test_jepa_sentence_reads_the_training_logs_when_the_rows_fall_below_the_untr
     assert "falls from 0.45 to 0.03" in text and "rises from 0.15 to 0.70" in text
     summary[("nuisance_torus", "jepa_ema_vicreg")] = {"circ": Stat([0.5])}
     assert _macro_text(report.jepa_macros("cpu", summary), "JepaHardWorld") == "They lie above the untrained encoder."
+
+
+def test_verify_sentence_comes_from_the_make_verify_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS", tmp_path)
+    assert "has been retrained" in _macro_text(report.verify_macros("cpu", {}), "VerifySentence")
+    (tmp_path / "cpu" / "verify").mkdir(parents=True)
+    rec = {"profile": "cpu", "run": "fashion_mnist/baseline_vicreg/seed0", "result": "outside tolerance",
+           "counts": {"identical": 200, "within": 100, "outside": 100, "missing": 0, "new": 2},
+           "values": {"linear_probe": [0.8822, 0.8725], "knn_accuracy": [0.8568, 0.8548], "betti": [[1, 77, 13], [1, 83, 26]],
+                      "last_logged_loss": [8.2, 8.15]}, "machine": {"platform": ["a", "b"]}}
+    (tmp_path / "cpu" / "verify" / "fashion_mnist__baseline_vicreg__seed0.json").write_text(json.dumps(rec))
+    summary = {("fashion_mnist", "baseline_vicreg"): {"linear": Stat([0.880, 0.883, 0.886])}}
+    text = _macro_text(report.verify_macros("cpu", summary), "VerifySentence")
+    assert "elsewhere (differing in platform)" in text
+    assert "87.2\\,\\% against 88.2\\,\\% committed ($-1.0$ points; its seed-to-seed sd is 0.3)" in text
+    assert "$(1,83,26)$ against $(1,77,13)$" in text and "200 of 400 values identical" in text
+    rec.update(result="identical", machine={})
+    (tmp_path / "cpu" / "verify" / "fashion_mnist__baseline_vicreg__seed0.json").write_text(json.dumps(rec))
+    assert "on the same machine kind" in _macro_text(report.verify_macros("cpu", summary), "VerifySentence")
 
 
 def test_validation_table_and_macros_come_from_the_benchmark_file(tmp_path, monkeypatch):

@@ -114,10 +114,14 @@ def test_retraining_a_tiny_run_gives_identical_results(tmp_path, capsys):
     train(resolve(REPO / "configs" / "baseline_vicreg.yaml", "smoke", TINY), committed)
     kept = tmp_path / "kept"
     rc = V.main(["--profile", "smoke", "--run", "torus_world/baseline_vicreg/seed0", "--runs-dir",
-                 str(tmp_path / "runs"), "--keep", str(kept), "--exact"])
+                 str(tmp_path / "runs"), "--keep", str(kept), "--exact", "--record", str(tmp_path / "rec.json")])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "result: identical" in out and "same kind" in out
+    rec = json.loads((tmp_path / "rec.json").read_text())   # what the paper's reproducibility note reads
+    final = json.loads((committed / "final.json").read_text())
+    assert rec["result"] == "identical" and rec["machine"] == {} and rec["counts"]["outside"] == 0
+    assert rec["values"]["linear_probe"] == [final["linear_probe"]] * 2 and rec["values"]["betti"] == [final["betti"]] * 2
     rows = V.compare_runs(committed, kept)
     assert V.outcome(rows) == "identical"
     keys = {r.key for r in rows}

@@ -116,10 +116,17 @@ $(RUNS_DIR)/bench_topology.json: tests/bench_topology.py jepa_torus/metrics.py j
 	@mkdir -p $(@D)
 	OMP_NUM_THREADS=1 $(RUN_PY) tests/bench_topology.py --profile $(PROFILE) --out $@
 
+# What the hard world's embeddings carry besides the angles (polarity, contrast, background, image mean):
+# jepa_torus/nuisance_probe.py on every finished nuisance_torus run's features, quoted by the paper
+$(RUNS_DIR)/nuisance_probe.json: $(RUNS_SELECTED) jepa_torus/nuisance_probe.py jepa_torus/nuisance_torus.py | $(STAMP)
+	@mkdir -p $(@D)
+	OMP_NUM_THREADS=1 $(RUN_PY) -m jepa_torus.nuisance_probe --profile $(PROFILE) --out $@
+
 # The tables and macros (every number of the paper) come from the finished runs through
 # jepa_torus.report, without a notebook; macros.tex is written last, so it stands for all.
 TABLES := $(GEN)/macros.tex
-$(TABLES): $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/runs.py $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json paper/data/original_results.csv | $(STAMP)
+$(TABLES): $(RUNS_SELECTED) jepa_torus/report.py jepa_torus/runs.py $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json \
+  $(RUNS_DIR)/nuisance_probe.json paper/data/original_results.csv | $(STAMP)
 	$(RUN_PY) -m jepa_torus.report --profile $(PROFILE)
 
 # The notebooks only plot, from every finished run of the profile.
@@ -183,7 +190,7 @@ paper: $(STAMP) sysdeps
 	@echo "make paper PROFILE=$(PROFILE): done in $$(( ($$(date +%s) - $(PAPER_START)) / 60 )) min; paper/main.pdf, $(REPORTS)/index.html"
 
 # Every target is written atomically (complete or absent): never deleted on Ctrl-C.
-.PRECIOUS: $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json $(TABLES) $(REPORTS)/analyze.html $(REPORTS)/ablate.html \
+.PRECIOUS: $(RUNS_DIR)/bench_losses.json $(RUNS_DIR)/bench_topology.json $(RUNS_DIR)/nuisance_probe.json $(TABLES) $(REPORTS)/analyze.html $(REPORTS)/ablate.html \
 	$(REPORTS)/figures.html $(REPORTS)/index.html $(PDF) $(RUNS_DIR)/plan.mk
 
 # ---------------------------------------------------------------- Lean

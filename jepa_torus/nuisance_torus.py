@@ -39,7 +39,7 @@ import torch
 from .torus_world import _texture, torus_images, torus_labels
 
 __all__ = ["Nuisance", "CLEAN", "HARD", "texture_mean", "texture_std", "render_views", "nuisance_from",
-           "nuisance_torus", "PairedViews"]
+           "nuisance_torus", "nuisance_factors", "PairedViews"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,35 @@ def nuisance_torus(n: int, seed: int = 0, nuisance: dict | Nuisance | None = Non
                          texture_seed)
     clean = torus_images(angles, size=size, texture_seed=texture_seed)
     return views, angles, torus_labels(angles, n_bins), clean
+
+
+def nuisance_factors(images, clean, band=(4, 7)) -> dict:
+    """What a view carries besides its angles, read from the view x and its clean rendering T(a)
+    (numpy arrays (n, ...) of one size): the per-image targets of the nuisance probe.
+
+    * ``polarity_contrast``: <x - mu, T(a) - mu> / ||T(a) - mu||^2, which is s * c exactly when
+      nothing else is drawn (mu the clean images' mean pixel; background, occluders and noise add
+      a zero-mean error);
+    * ``polarity``: its sign, s;
+    * ``image_mean``: the view's mean pixel (the occluders' grey moves it; T(a) does not);
+    * ``background``: the real and imaginary parts of the view's 2-D Fourier coefficients in the
+      frequency band of B (max(|kx|, |ky|) in ``band``, one of each conjugate pair), where T(a),
+      whose frequencies are at most 3, has none."""
+    import numpy as np
+
+    x = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    c = np.asarray(clean, dtype=np.float64).reshape(len(clean), -1)
+    mu = c.mean()            # every clean image has the texture's mean pixel
+    t = c - mu
+    sc = ((x - mu) * t).sum(1) / (t * t).sum(1)
+    size = int(round(math.sqrt(x.shape[1])))
+    f = np.fft.fft2(x.reshape(-1, size, size))
+    k = np.fft.fftfreq(size, 1 / size)
+    kk = np.maximum(np.abs(k)[:, None], np.abs(k)[None, :])
+    half = (k[:, None] > 0) | ((k[:, None] == 0) & (k[None, :] > 0))   # one of each conjugate pair
+    mask = (kk >= band[0]) & (kk <= band[1]) & half
+    return {"polarity_contrast": sc, "polarity": np.sign(sc), "image_mean": x.mean(1),
+            "background": np.concatenate([f[:, mask].real, f[:, mask].imag], axis=1)}
 
 
 class PairedViews:

@@ -1,10 +1,12 @@
 """nuisance_torus: the views share only the angles (issue 13's data set, before its wiring)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from jepa_torus import metrics
+from jepa_torus import nuisance_torus as nt
 from jepa_torus.nuisance_torus import CLEAN, HARD, Nuisance, render_views, texture_mean
 from jepa_torus.torus_world import torus_images
 
@@ -148,3 +150,34 @@ def test_a_killed_nuisance_run_resumes_to_the_uninterrupted_numbers(config, tmp_
     assert fa["linear_probe"] == fb["linear_probe"] and fa["clean"]["linear_probe"] == fb["clean"]["linear_probe"]
     if config == "supervised_angles":  # the regression's loss is what was logged
         assert "mean_mse" in (run / "metrics.jsonl").read_text()
+
+
+def test_nuisance_factors_read_what_was_drawn():
+    """polarity x contrast is exactly s * c when nothing else is drawn (closed form: x - mu =
+    s c (T(a) - mu)); the background coefficients are zero on clean images (T(a) has frequencies
+    <= 3) and carry the drawn texture otherwise."""
+    angles = torch.rand(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 * math.pi
+    clean = nt.render_views(angles, nt.CLEAN, torch.Generator().manual_seed(1)).numpy()
+    only_gain = nt.Nuisance(polarity=True, contrast=(0.5, 1.5), background=0.0, occluders=0, noise=0.0)
+    views = nt.render_views(angles, only_gain, torch.Generator().manual_seed(2)).numpy()
+    g = torch.Generator().manual_seed(2)   # the same draws render_views made, in its order
+    gain = 0.5 + torch.rand(64, generator=g)
+    gain = (gain * (2 * torch.randint(0, 2, (64,), generator=g) - 1)).numpy()
+    f = nt.nuisance_factors(views, clean)
+    np.testing.assert_allclose(f["polarity_contrast"], gain, atol=1e-5)
+    assert (f["polarity"] == np.sign(gain)).all()
+    assert np.abs(nt.nuisance_factors(clean, clean)["background"]).max() < 1e-3
+    textured = nt.render_views(angles, nt.Nuisance(polarity=False, contrast=(1, 1), background=0.8, occluders=0, noise=0.0),
+                               torch.Generator().manual_seed(3)).numpy()
+    assert np.abs(nt.nuisance_factors(textured, clean)["background"]).mean() > 0.1
+
+
+def test_linear_decoding_reads_linear_targets_and_not_independent_ones():
+    from jepa_torus.nuisance_probe import linear_decoding
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 20))
+    assert linear_decoding(z, z[:, :3] @ rng.normal(size=(3, 2))) > 0.99
+    assert linear_decoding(z, rng.normal(size=400)) < 0.05
+    with pytest.raises(ValueError, match="NaN"):
+        linear_decoding(np.full((400, 3), np.nan), rng.normal(size=400))

@@ -270,6 +270,14 @@ def test_jepa_sentence_reads_the_training_logs_when_the_rows_fall_below_the_untr
     # means over the two seeds of the first and last logged values
     assert "below the untrained encoder" in text and "$R^2\\ge0.98$" in text
     assert "falls from 0.45 to 0.03" in text and "rises from 0.15 to 0.70" in text
+    assert "not measured" in text   # no nuisance probe yet
+    probe = {"factors": ["polarity", "polarity_contrast", "background", "image_mean"],
+             "rows": [{"name": "jepa_ema_vicreg", "seed": s, "polarity": 0.01 * s, "polarity_contrast": 0.0,
+                       "background": 0.01, "image_mean": 0.2} for s in range(2)]
+             + [{"name": "raw_pixels", "seed": 0, "polarity": 0.0, "polarity_contrast": 0.0, "background": 0.91, "image_mean": 1.0}]}
+    (tmp_path / "cpu" / "nuisance_probe.json").write_text(json.dumps(probe))
+    text = _macro_text(report.jepa_macros("cpu", summary), "JepaHardWorld")
+    assert "of the polarity 0.01," in text and "raw pixels read the background at 0.91" in text and "not identified" in text
     summary[("nuisance_torus", "jepa_ema_vicreg")] = {"circ": Stat([0.5])}
     assert _macro_text(report.jepa_macros("cpu", summary), "JepaHardWorld") == "They lie above the untrained encoder."
 

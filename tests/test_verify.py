@@ -121,7 +121,8 @@ def test_retraining_a_tiny_run_gives_identical_results(tmp_path, capsys):
     rec = json.loads((tmp_path / "rec.json").read_text())   # what the paper's reproducibility note reads
     final = json.loads((committed / "final.json").read_text())
     assert rec["result"] == "identical" and rec["machine"] == {} and rec["counts"]["outside"] == 0
-    assert rec["values"]["linear_probe"] == [final["linear_probe"]] * 2 and rec["values"]["betti"] == [final["betti"]] * 2
+    assert rec["values"]["linear_probe"] == [final["linear_probe"]] * 2
+    assert rec["values"].get("betti") == ([final["betti"]] * 2 if "betti" in final else None)   # this tiny run has no topology
     rows = V.compare_runs(committed, kept)
     assert V.outcome(rows) == "identical"
     keys = {r.key for r in rows}

@@ -54,7 +54,7 @@ __all__ = [
     "null_thresholds",
     "distance_matrix",
     "geometry",
-    "circular_decoding",
+    "circular_decoding", "linear_decoding",
     "clifford_torus",
     "extract_features",
     "evaluate",
@@ -687,12 +687,6 @@ def circular_decoding(z, angles, n_splits: int = 5, seed: int = 0) -> float:
     standardised z) predicts (cos a_j, sin a_j); predictions are out-of-fold over a seeded
     K-fold split.  Score = mean over angles of the mean R^2 of cos and sin, clipped at 0.
     """
-    from sklearn.linear_model import RidgeCV
-    from sklearn.metrics import r2_score
-    from sklearn.model_selection import KFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     x = _points(z, "z", min_points=2 * n_splits)
     a = np.asarray(angles.detach().cpu().numpy() if isinstance(angles, torch.Tensor) else angles, dtype=float)
     a = a[:, None] if a.ndim == 1 else a
@@ -701,10 +695,33 @@ def circular_decoding(z, angles, n_splits: int = 5, seed: int = 0) -> float:
     if not np.isfinite(a).all():
         raise ValueError("angles contain NaN or inf")
     targets = np.column_stack([f(a[:, j]) for j in range(a.shape[1]) for f in (np.cos, np.sin)])  # (n, 2m)
+    r2 = _ridge_r2(x, targets, n_splits, seed).reshape(a.shape[1], 2).mean(axis=1)
+    return float(np.clip(r2, 0.0, 1.0).mean())
+
+
+def linear_decoding(z, targets, n_splits: int = 5, seed: int = 0) -> float:
+    """How linearly readable other per-point targets (n,) or (n, m) are from embeddings, in
+    [0, 1]: circular_decoding's read-out (out-of-fold ridge R^2) per target column, clipped at 0,
+    averaged over the columns (jepa_torus.nuisance_probe: the nuisance a view carries)."""
+    x = _points(z, "z", min_points=2 * n_splits)
+    y = np.asarray(targets, dtype=float)
+    y = y[:, None] if y.ndim == 1 else y
+    if y.ndim != 2 or len(y) != len(x) or not np.isfinite(y).all():
+        raise ValueError(f"targets must be finite, (n_points,) or (n_points, m) with n_points = {len(x)}, got shape {y.shape}")
+    return float(np.clip(_ridge_r2(x, y, n_splits, seed), 0.0, 1.0).mean())
+
+
+def _ridge_r2(x: np.ndarray, targets: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
+    """Out-of-fold R^2 per target column of RidgeCV on standardised x (seeded K-fold)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
     pred = cross_val_predict(model, x, targets, cv=KFold(n_splits, shuffle=True, random_state=seed))
-    r2 = r2_score(targets, pred, multioutput="raw_values").reshape(a.shape[1], 2).mean(axis=1)
-    return float(np.clip(r2, 0.0, 1.0).mean())
+    return r2_score(targets, pred, multioutput="raw_values")
 
 
 # ----------------------------------------------------------------------------- driver

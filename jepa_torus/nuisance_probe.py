@@ -5,8 +5,8 @@
 For every finished nuisance_torus run of a profile: the embedding z of its test images
 (features.npz, the points the instrument read) against the nuisance of those images
 (``nuisance_torus.nuisance_factors``: polarity, polarity x contrast, the background's band
-coefficients, the image mean), each scored by ``linear_decoding`` (out-of-fold ridge R^2, the
-read-out of ``metrics.circular_decoding`` for other targets).  A method that learned the views' invariance reads ~0 on all of them; the supervised
+coefficients, the image mean), each scored by ``metrics.linear_decoding`` (out-of-fold ridge
+R^2, the read-out of ``metrics.circular_decoding`` for other targets).  A method that learned the views' invariance reads ~0 on all of them; the supervised
 reference, which was never asked to be invariant, need not.  ``make paper`` runs it after the
 runs; ``jepa_torus.report`` quotes it where the paper discusses the JEPA rows.
 """
@@ -24,32 +24,10 @@ DATASET = "nuisance_torus"
 FACTORS = ("polarity", "polarity_contrast", "background", "image_mean")
 
 
-def linear_decoding(z, targets, n_splits: int = 5, seed: int = 0) -> float:
-    """How linearly readable per-point targets (n,) or (n, m) are from embeddings z (n, d): the
-    out-of-fold R^2 of a ridge regression (RidgeCV on standardised z, seeded K-fold), per target
-    column, clipped at 0, averaged over the columns."""
-    import numpy as np
-    from sklearn.linear_model import RidgeCV
-    from sklearn.metrics import r2_score
-    from sklearn.model_selection import KFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    x = np.asarray(z, dtype=np.float64)
-    y = np.asarray(targets, dtype=np.float64)
-    y = y[:, None] if y.ndim == 1 else y
-    if x.ndim != 2 or y.ndim != 2 or len(y) != len(x) or len(x) < 2 * n_splits:
-        raise ValueError(f"z must be (n, d) and targets (n,) or (n, m) with n >= {2 * n_splits}; got {x.shape}, {y.shape}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("z or targets contain NaN or inf")
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
-    pred = cross_val_predict(model, x, y, cv=KFold(n_splits, shuffle=True, random_state=seed))
-    return float(np.clip(r2_score(y, pred, multioutput="raw_values"), 0.0, 1.0).mean())
-
-
 def probe(profile: str) -> dict:
     """{"rows": [{"name", "seed", <factor>: R^2, ...}]} over the profile's finished runs."""
     from .data import load_dataset
+    from .metrics import linear_decoding
     from .nuisance_torus import nuisance_factors
 
     rows, factors = [], {}

@@ -610,15 +610,17 @@ def best_score_note(summary: dict, dataset: str = HARD) -> str:
             "as partly toroidal that does not carry the angles)" if circ < rand.mean else "")
 
 
-def loss_term_trend(profile: str, dataset: str, name: str, term: str) -> tuple[float, float] | None:
-    """(first, last) logged value of one loss part, each the mean over the seeds' metrics.jsonl
-    (None when no run logged it)."""
-    pairs = []
+def loss_term_trends(profile: str, dataset: str, name: str, terms: tuple) -> dict:
+    """term -> (first, last) logged value of that loss part, each the mean over the seeds'
+    metrics.jsonl (a term no run logged is left out)."""
+    pairs: dict = {}
     for folder in sorted((runs.RUNS / profile / dataset / name).glob("seed*")):
-        steps = [r[term] for r in runs.read_metrics(folder) if term in r]
-        if steps:
-            pairs.append((steps[0], steps[-1]))
-    return None if not pairs else (statistics.fmean(p[0] for p in pairs), statistics.fmean(p[1] for p in pairs))
+        log = runs.read_metrics(folder)
+        for term in terms:
+            steps = [r[term] for r in log if term in r]
+            if steps:
+                pairs.setdefault(term, []).append((steps[0], steps[-1]))
+    return {t: (statistics.fmean(p[0] for p in v), statistics.fmean(p[1] for p in v)) for t, v in pairs.items()}
 
 
 def nuisance_probe_means(profile: str) -> dict:
@@ -658,21 +660,22 @@ def nuisance_probe_sentence(profile: str) -> str:
 
 
 def jepa_macros(profile: str, summary: dict) -> list[str]:
-    """\JepaHardWorld: where the JEPA rows (EMA target, MLP predictor, one way) stand on the hard
+    """\\JepaHardWorld: where the JEPA rows (EMA target, MLP predictor, one way) stand on the hard
     world against the untrained encoder and, when they fall below it, what their training logs
     show (the variance hinge and the invariance term, first and last logged, mean over seeds)."""
     rand = summary.get((HARD, "baseline_vicreg_random_init"), {}).get("circ")
     rows = [(n, summary[(HARD, n)]["circ"].mean) for n in JEPA if "circ" in summary.get((HARD, n), {})]
     if not rows or rand is None:
         return [_macro("JepaHardWorld", ""), _macro("JepaAbstract", "")]
-    if all(circ < rand.mean for _, circ in rows):
+    below = all(circ < rand.mean for _, circ in rows)
+    if below:
         clean = [summary[(CLEAN, n)]["circ"].mean for n, _ in rows if "circ" in summary.get((CLEAN, n), {})]
         text = "Both lie below the untrained encoder on the nuisance images"
         text += (f", yet on the clean renderings of the same angles they decode at $R^2\\ge{min(clean):.2f}$: the "
                  "encoder keeps the angles but has not learned to ignore the nuisance." if clean else ".")
-        inv = loss_term_trend(profile, HARD, JEPA[0], "invariance")
-        var = loss_term_trend(profile, HARD, JEPA[0], "variance")
-        if inv and var:
+        trends = loss_term_trends(profile, HARD, JEPA[0], ("invariance", "variance"))
+        if len(trends) == 2:
+            inv, var = trends["invariance"], trends["variance"]
             text += (f" This is not a collapse of the spread: in the VICReg row the variance hinge falls from "
                      f"{var[0]:.2f} to {var[1]:.2f} (every dimension keeps unit spread) while the prediction error "
                      f"rises from {inv[0]:.2f} to {inv[1]:.2f} over training.")
@@ -680,7 +683,7 @@ def jepa_macros(profile: str, summary: dict) -> list[str]:
     else:
         text = "They lie above the untrained encoder."
     abstract = (" The original's JEPA setup (EMA target, one-way prediction) falls below the untrained encoder "
-                "there." if all(circ < rand.mean for _, circ in rows) else "")
+                "there." if below else "")
     return [_macro("JepaHardWorld", text), _macro("JepaAbstract", abstract)]
 
 

@@ -173,8 +173,7 @@ def test_nuisance_factors_read_what_was_drawn():
 
 
 def test_linear_decoding_reads_linear_targets_and_not_independent_ones():
-    from jepa_torus.nuisance_probe import linear_decoding
-
+    linear_decoding = metrics.linear_decoding
     rng = np.random.default_rng(0)
     z = rng.normal(size=(400, 20))
     assert linear_decoding(z, z[:, :3] @ rng.normal(size=(3, 2))) > 0.99
